@@ -1,0 +1,32 @@
+"""`python -m data_prep dataset=<name>`: build the processed dataset (a no-op when up to date)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from data_prep.config import register_configs
+from data_prep.errors import UserError
+
+log = logging.getLogger("data_prep")
+register_configs()
+
+
+@hydra.main(config_path="../conf", config_name="prep", version_base="1.3")
+def main(cfg: DictConfig) -> str:
+    from data_prep.pipeline import prepare
+
+    try:
+        out = prepare(cfg)
+    except UserError as e:
+        log.error("%s", e)
+        sys.exit(2)
+    print(f"processed dataset: {out}")
+    return str(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Read delimited tables and turn their columns into typed arrays, naming the file and line of
+the first bad value."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_prep.errors import DataError
+
+_SAFE_SEP = "\x1f"  # ASCII unit separator: stands in for multi-character separators such as "::"
+
+
+def _read_text(path: Path, encoding: str) -> str:
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as e:
+        raise DataError(path, f"cannot read ({e})") from e
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            path, f"bytes {raw[e.start:e.end]!r} are not valid {encoding} (set the encoding key)", line
+        ) from e
+
+
+def read_table(
+    path: Path,
+    sep: str | None = None,
+    header: bool = True,
+    names: list[str] | None = None,
+    encoding: str = "utf-8",
+    str_columns: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, int]:
+    """Read CSV/TSV (optionally .gz) or Parquet; return the frame and the file line of row 0.
+
+    Blank lines are kept while parsing so row numbers map to file lines, then dropped.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if path.suffix == ".parquet":
+        try:
+            return pd.read_parquet(path), 1
+        except Exception as e:  # pyarrow raises many types for a bad file
+            raise DataError(path, f"not a readable Parquet file ({e})") from e
+    text = _read_text(path, encoding)
+    if not text.strip():
+        raise DataError(path, "file is empty")
+    if sep is None:
+        stem = path.name.removesuffix(".gz")
+        sep = "\t" if stem.endswith((".tsv", ".data", ".base", ".test")) else ","
+    orig_sep = sep
+    if len(sep) > 1:
+        text = text.replace(sep, _SAFE_SEP)
+        sep = _SAFE_SEP
+    kwargs = {c: str for c in str_columns}
+    try:
+        df = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=0 if header else None,
+            names=names,
+            skip_blank_lines=False,
+            dtype=kwargs or None,
+            index_col=False,
+            engine="c",
+            quoting=0 if sep == "," else 3,  # QUOTE_MINIMAL for CSV, QUOTE_NONE otherwise
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        raise DataError(path, f"malformed table ({e}); check the separator (sep) and column count") from e
+    if names is None and not header:
+        df.columns = [str(c) for c in df.columns]
+    first_line = 2 if header else 1
+    df.index = np.arange(len(df)) + first_line
+    df = df.dropna(how="all")
+    if df.empty:
+        raise DataError(path, "has no data rows")
+    if names is not None:
+        short = df[names[-1]].isna().to_numpy()
+        if short.any():
+            raise DataError(
+                path,
+                f"expected {len(names)} fields separated by {orig_sep!r}: wrong separator or truncated line?",
+                _first_bad(short, df),
+            )
+    return df, first_line
+
+
+def require_columns(df: pd.DataFrame, path: Path, cols: list[str], key: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        found = list(df.columns)
+        hint = " (one column only: wrong separator?)" if len(found) == 1 else ""
+        raise DataError(
+            path, f"missing column(s) {missing}; found {found}{hint}. Set {key} to the right names", 1
+        )
+
+
+def _first_bad(mask: np.ndarray, df: pd.DataFrame) -> int:
+    return int(df.index[np.flatnonzero(mask)[0]])
+
+
+def int_ids(df: pd.DataFrame, col: str, path: Path, allow_missing: bool = False) -> np.ndarray:
+    """Non-negative integer ids; a missing, non-numeric, fractional or negative id is an error."""
+    s = df[col]
+    num = pd.to_numeric(s, errors="coerce")
+    bad = num.isna().to_numpy()
+    if allow_missing:
+        bad &= s.notna().to_numpy()
+    if bad.any():
+        line = _first_bad(bad, df)
+        raise DataError(path, f"column {col!r}: {s.loc[line]!r} is not a numeric id", line)
+    vals = num.to_numpy(dtype=np.float64)
+    present = ~np.isnan(vals)
+    frac = present & (np.floor(vals) != vals)
+    if frac.any():
+        line = _first_bad(frac, df)
+        raise DataError(path, f"column {col!r}: id {s.loc[line]!r} is fractional", line)
+    neg = present & (vals < 0)
+    if neg.any():
+        line = _first_bad(neg, df)
+        raise DataError(path, f"column {col!r}: id {s.loc[line]!r} is negative", line)
+    if allow_missing:
+        return np.where(present, vals, -1).astype(np.int64)
+    return vals.astype(np.int64)
+
+
+def str_ids(df: pd.DataFrame, col: str, path: Path) -> np.ndarray:
+    s = df[col]
+    bad = (s.isna() | (s.astype(str).str.strip() == "")).to_numpy()
+    if bad.any():
+        raise DataError(path, f"column {col!r}: missing id", _first_bad(bad, df))
+    return s.astype(str).str.strip().to_numpy(dtype=object)
+
+
+def float_values(
+    df: pd.DataFrame, col: str, path: Path, value_range: list[float] | None = None
+) -> np.ndarray:
+    s = df[col]
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        line = _first_bad(bad, df)
+        raise DataError(path, f"column {col!r}: {s.loc[line]!r} is not a finite number", line)
+    if value_range is not None:
+        lo, hi = value_range
+        out = (num < lo) | (num > hi)
+        if out.any():
+            line = _first_bad(out, df)
+            raise DataError(
+                path, f"column {col!r}: rating {s.loc[line]!r} is outside the range [{lo}, {hi}]", line
+            )
+    return num
