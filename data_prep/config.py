@@ -146,6 +146,8 @@ class PathsConfig:
     raw_dir: str = "${oc.env:GCFA_RAW_DIR,data/raw}"
     processed_dir: str = "${oc.env:GCFA_PROCESSED_DIR,data/processed}"
     download: bool = True
+    # Check raw files against dataset.checksums (off only for your own edited copies).
+    verify_checksums: bool = True
 
 
 @dataclass

@@ -60,7 +60,7 @@ def output_dir(cfg: Any) -> tuple[Path, list[Path], str]:
     validate_dataset(ds)
     raw_dir = Path(cfg.paths.raw_dir)
     source = get_source(value(ds.source))
-    files = ensure_files(ds, source, raw_dir, bool(cfg.paths.download))
+    files = ensure_files(ds, source, raw_dir, bool(cfg.paths.download), bool(cfg.paths.verify_checksums))
     raw = {os.path.relpath(p, raw_dir): file_digest(p) for p in files}
     fp = fingerprint({"dataset": dataset_dict(ds), "raw_files": raw})
     return Path(cfg.paths.processed_dir) / ds.name / fp, files, fp

@@ -23,12 +23,25 @@ def _power_law(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(w)
 
 
+def _cap(p: np.ndarray, pmax: float) -> np.ndarray:
+    """Renormalised probabilities with none above `pmax` (water-filling, a few vector passes)."""
+    p = p / p.sum()
+    for _ in range(50):
+        if p.max() <= pmax * 1.001:
+            break
+        p = np.minimum(p, pmax)
+        p /= p.sum()
+    return p
+
+
 def generate(s: Any) -> RawData:
     rng = np.random.default_rng(s.seed)
     n_users, n_items, n, k = s.n_users, s.n_items, s.n_interactions, s.n_clusters
-    user_w = _power_law(n_users, s.user_exponent, rng)
-    user_cdf = np.cumsum(user_w / user_w.sum())
-    item_w = _power_law(n_items, s.item_exponent, rng)
+    # Caps keep the heaviest user below half of all videos (and the most popular video below half
+    # of all users), as in real data, so every user keeps unseen videos to rank against.
+    user_w = _cap(_power_law(n_users, s.user_exponent, rng), 0.5 * n_items / n)
+    user_cdf = np.cumsum(user_w)
+    item_w = _cap(_power_law(n_items, s.item_exponent, rng), 0.5 * n_users / n)
     user_cluster = rng.integers(k, size=n_users)
     item_cluster = rng.integers(k, size=n_items)
     # Items ordered by cluster, with one cumulative popularity mass: a cluster is a mass interval.

@@ -1,0 +1,36 @@
+# gcfa-dgl: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATASET ?= ml100k
+ARGS ?=
+
+.PHONY: help install data test test-fast lint
+
+help:
+	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
+	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
+	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
+	@echo "make test-fast        unit tests only (no 'slow' marker)"
+	@echo "make lint             ruff"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+data: install
+	$(PY) -m data_prep dataset=$(DATASET) $(ARGS)
+
+test: install
+	$(PY) -m pytest $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
