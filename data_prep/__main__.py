@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import hydra
@@ -11,7 +10,6 @@ from omegaconf import DictConfig
 from data_prep.config import register_configs
 from data_prep.errors import UserError
 
-log = logging.getLogger("data_prep")
 register_configs()
 
 
@@ -22,7 +20,7 @@ def main(cfg: DictConfig) -> str:
     try:
         out = prepare(cfg)
     except UserError as e:
-        log.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     print(f"processed dataset: {out}")
     return str(out)

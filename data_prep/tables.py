@@ -17,7 +17,11 @@ _SAFE_SEP = "\x1f"  # ASCII unit separator: stands in for multi-character separa
 
 def _read_text(path: Path, encoding: str) -> str:
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
     except (OSError, EOFError) as e:
         raise DataError(path, f"cannot read ({e})") from e
     try:

@@ -54,7 +54,8 @@ def ensure_files(
         if not allow_download:
             raise UserError(
                 f"raw file {missing[0]} is missing and paths.download=false; put the official "
-                f"files there or allow downloading {cfg.url}"
+                f"files there, point paths.raw_dir (env GCFA_RAW_DIR) at a folder that has them, "
+                f"or allow downloading {cfg.url}"
             )
         target = raw_dir / (cfg.archive or cfg.url.rsplit("/", 1)[-1])
         if not target.exists():
