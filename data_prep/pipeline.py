@@ -93,7 +93,12 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, timer: Timer) -> dict
     with timer.stage("clean"):
         inter = clean(raw, ds, str(files[0]) if files else ds.name)
     with timer.stage("split"):
-        if inter.given_split is not None:
+        if ds.split.kind == "given":
+            if inter.given_split is None:
+                raise UserError(
+                    f"config key dataset.split.kind=given: the {ds.name} source has no split of its "
+                    "own; use loo or ratio"
+                )
             codes = inter.given_split
         else:
             codes = split(inter.user, inter.timestamp, ds.split)

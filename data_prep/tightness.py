@@ -5,12 +5,16 @@
 - user-user and video-video: cosine of binary interaction vectors, the top-M per node.
 
 The cosine top-M is computed in row blocks of a sparse product. A block holds at most
-`block_mb` MiB of candidate pairs (bounded by the number of 2-paths of its rows, computed
-beforehand), so memory does not grow with the number of nodes; a single row with more 2-paths
-than the budget gets a block of its own.
+`block_mb` MiB of candidate pairs in all (bounded by the number of 2-paths of its rows, computed
+beforehand, and shared by the worker threads that run blocks in parallel), so memory does not
+grow with the number of nodes; a single row with more 2-paths than the budget gets a block of its
+own.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -54,22 +58,26 @@ def cosine_top_m(
     x.data[:] = 1.0  # duplicates would have summed
     xt = x.T.tocsr()
     deg = np.diff(x.indptr).astype(np.float64)
-    inv_norm = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1.0)), 0.0)
+    inv_norm = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1.0)), 0.0).astype(np.float32)
     paths = x @ np.diff(xt.indptr).astype(np.float64)  # 2-paths per row: bounds its pair count
-    budget = max(1, block_mb * (1 << 20) // _BYTES_PER_PAIR)
+    workers = max(1, min(os.cpu_count() or 1, 4))  # sparse products release the GIL
+    budget = max(1, block_mb * (1 << 20) // (_BYTES_PER_PAIR * workers))
     bounds = _blocks(paths, budget)
-    out_src, out_dst, out_w = [], [], []
-    for start, stop in tqdm(list(zip(bounds[:-1], bounds[1:])), desc=desc, unit="block", leave=False,
-                            disable=len(bounds) <= 2):
+
+    def run(span: tuple[int, int]):
+        start, stop = span
         s = (x[start:stop] @ xt).tocsr()
-        s.sort_indices()
         if s.nnz * 4 >= s.shape[0] * s.shape[1] and s.shape[0] * s.shape[1] <= budget:
-            src, dst, w = _top_dense(s, start, inv_norm, top_m)
-        else:
-            src, dst, w = _top_sparse(s.tocoo(), start, inv_norm, top_m)
-        out_src.append(src)
-        out_dst.append(dst)
-        out_w.append(w)
+            return _top_dense(s, start, inv_norm, top_m)
+        return _top_sparse(s.tocoo(), start, inv_norm, top_m)
+
+    spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(tqdm(pool.map(run, spans), total=len(spans), desc=desc, unit="block",
+                            leave=False, disable=len(spans) <= 1))
+    out_src = [r[0] for r in results]
+    out_dst = [r[1] for r in results]
+    out_w = [r[2] for r in results]
     if not out_src:
         e = np.empty(0, np.int64)
         return e, e.copy(), np.empty(0, np.float32)
@@ -77,34 +85,47 @@ def cosine_top_m(
 
 
 def _top_sparse(s, start, inv_norm, top_m):
-    """Top-m per row of a sparse block: sort (row, weight desc, neighbour asc), keep a prefix."""
+    """Top-m per row of a sparse block: sort (row, weight desc, neighbour asc), keep a prefix.
+
+    Edges come out ordered by (row, neighbour), like the dense path."""
     r = s.row.astype(np.int64) + start
     c = s.col.astype(np.int64)
     keep = r != c
     r, c = r[keep], c[keep]
-    w = s.data[keep].astype(np.float64) * inv_norm[r] * inv_norm[c]
+    w = s.data[keep] * inv_norm[r] * inv_norm[c]
     order = np.lexsort((c, -w, r))
     r, c, w = r[order], c[order], w[order]
     first = np.searchsorted(r, r, side="left")
     sel = (np.arange(len(r)) - first) < top_m
-    return c[sel], r[sel], w[sel].astype(np.float32)
+    r, c, w = r[sel], c[sel], w[sel]
+    order = np.lexsort((c, r))
+    return c[order], r[order], w[order]
 
 
 def _top_dense(s, start, inv_norm, top_m):
-    """Same result for a dense block: a stable descending sort keeps the smaller id among ties."""
+    """Same selection for a dense block, in O(cells): the m-th largest value is the threshold;
+    everything above it is kept, and ties at it are filled by increasing neighbour id."""
     import torch
 
     b, n = s.shape
     rows = np.arange(start, start + b)
-    d = s.toarray().astype(np.float64)
-    d *= inv_norm[rows][:, None]
-    d *= inv_norm[None, :]
-    d[np.arange(b), rows] = 0.0
+    inv = torch.from_numpy(inv_norm)
+    d = torch.from_numpy(s.toarray())
+    d.mul_(inv[start : start + b, None]).mul_(inv[None, :])
+    d[torch.arange(b), torch.from_numpy(rows)] = 0.0
     k = min(top_m, n)
-    vals, idx = torch.sort(torch.from_numpy(d), dim=1, descending=True, stable=True)
-    vals, idx = vals[:, :k].numpy(), idx[:, :k].numpy()
-    sel = vals > 0
-    return idx[sel].astype(np.int64), np.repeat(rows, k).reshape(b, k)[sel], vals[sel].astype(np.float32)
+    thr = torch.topk(d, k, dim=1, sorted=False).values.min(dim=1, keepdim=True).values
+    keep = d > thr
+    tied = d == thr
+    room = k - keep.sum(dim=1)
+    crowded = torch.nonzero(tied.sum(dim=1) > room).squeeze(1)  # rows where ties overflow
+    if len(crowded):
+        fill = tied[crowded] & (torch.cumsum(tied[crowded], dim=1) <= room[crowded, None])
+        tied[crowded] = fill
+    keep |= tied
+    keep &= d > 0
+    r, c = torch.nonzero(keep, as_tuple=True)
+    return c.numpy().astype(np.int64), rows[r.numpy()], d[r, c].numpy()
 
 
 def _blocks(cost: np.ndarray, budget: int) -> np.ndarray:

@@ -167,3 +167,9 @@ def test_entry_point_config_typo_fails_before_reading(dirs):
     assert "splt" in r.stderr
     r = run_module("data_prep", "dataset=ml100k", "dataset.split.kind=lol", *path_overrides(dirs))
     assert r.returncode != 0 and "lol" in r.stderr
+
+
+def test_given_split_needs_a_source_split(dirs):
+    write_table(dirs["raw"] / "r.csv", GOOD, ("user", "item", "rating"))
+    with pytest.raises(UserError, match="split.kind=given"):
+        prepare(_csv_cfg(dirs, "r.csv", "dataset.split.kind=given"))
