@@ -1,0 +1,276 @@
+"""Importance-based neighbour sampling on the heterograph, and the loaders built on it.
+
+For every layer and edge type, each seed node keeps at most `k` of its in-neighbours, chosen by
+relationship tightness (docs/sampling.md):
+
+- `weighted`: without replacement, with probability proportional to tightness ** alpha;
+- `topk`: the k tightest (ties to the smaller edge id, as DGL's kernel does);
+- `uniform`: without replacement, uniformly (the control);
+- `full`: every neighbour (fanouts are ignored).
+
+All selection runs in DGL's C++ kernels (`sample_neighbors_fused`, `sample_neighbors`,
+`select_topk`); Python only loops over layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import dgl
+import torch
+from dgl.dataloading import BlockSampler
+
+from data_prep.graph import RATED_BY, RATES
+
+MODES = ("weighted", "topk", "uniform", "full")
+Fanout = int | Mapping[Any, int]
+
+
+class ImportanceSampler(BlockSampler):
+    """A multi-layer block sampler selecting neighbours by tightness.
+
+    `fanouts[i]` is layer i's fanout (layer 0 is nearest the input): one number for every edge
+    type, or a dict keyed by edge type name or canonical triple (missing types get 0; -1 means
+    all neighbours).
+    """
+
+    def __init__(
+        self,
+        fanouts: Sequence[Fanout],
+        mode: str = "weighted",
+        alpha: float = 1.0,
+        weight: str = "tightness",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"sampler mode must be one of {MODES}, got {mode!r}")
+        if not fanouts:
+            raise ValueError("fanouts must name at least one layer")
+        if alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}")
+        self.fanouts = list(fanouts)
+        self.mode = mode
+        self.alpha = float(alpha)
+        self.weight = weight
+        self.prob_key = weight if self.alpha == 1.0 else f"_{weight}_pow"
+        self._mapping: dict = {}
+        self._graph_id: int | None = None
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.fanouts)
+
+    def prepare(self, g: dgl.DGLGraph) -> dgl.DGLGraph:
+        """Add the sampling probability tightness ** alpha to every edge type (once per graph)."""
+        if self.mode == "weighted" and self.prob_key != self.weight:
+            for et in g.canonical_etypes:
+                if self.prob_key not in g.edges[et].data:
+                    g.edges[et].data[self.prob_key] = g.edges[et].data[self.weight].pow(self.alpha)
+        return g
+
+    def _fanout(self, g: dgl.DGLGraph, fanout: Fanout) -> dict[tuple[str, str, str], int]:
+        if self.mode == "full":
+            return {et: -1 for et in g.canonical_etypes}
+        if not isinstance(fanout, Mapping):
+            return {et: int(fanout) for et in g.canonical_etypes}
+        out = {et: 0 for et in g.canonical_etypes}
+        for key, k in fanout.items():
+            et = g.to_canonical_etype(tuple(key) if isinstance(key, list | tuple) else key)
+            out[et] = int(k)
+        return out
+
+    def sample_blocks(self, g, seed_nodes, exclude_eids=None):
+        if self.mode == "weighted":
+            missing = [et for et in g.canonical_etypes if self.prob_key not in g.edges[et].data]
+            if missing:
+                raise KeyError(f"edge feature {self.prob_key!r} missing on {missing}; call sampler.prepare(g)")
+        if id(g) != self._graph_id:
+            self._mapping, self._graph_id = {}, id(g)
+        output_nodes = seed_nodes
+        blocks = []
+        for fanout in reversed(self.fanouts):
+            fo = self._fanout(g, fanout)
+            if self.mode == "topk":
+                frontier = self._topk_frontier(g, seed_nodes, fo, exclude_eids)
+                block = dgl.to_block(frontier, seed_nodes)
+            else:
+                prob = self.prob_key if self.mode == "weighted" else None
+                block = g.sample_neighbors_fused(
+                    seed_nodes, fo, prob=prob, exclude_edges=exclude_eids, mapping=self._mapping
+                )
+            seed_nodes = block.srcdata[dgl.NID]
+            blocks.insert(0, block)
+        return seed_nodes, output_nodes, blocks
+
+    def _topk_frontier(self, g, seeds, fanout, exclude_eids):
+        """The k tightest in-edges per seed, excluded edges left out before choosing."""
+        if exclude_eids is None:
+            return dgl.sampling.select_topk(g, fanout, self.weight, nodes=seeds)
+        exclude = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
+        exclude = {g.to_canonical_etype(k): v for k, v in exclude.items() if len(v)}
+        if not exclude:
+            return dgl.sampling.select_topk(g, fanout, self.weight, nodes=seeds)
+        # Take k plus the most excluded edges any node has, drop the excluded, keep the top k.
+        widened = dict(fanout)
+        for et, eids in exclude.items():
+            if fanout[et] >= 0:
+                _, dst = g.find_edges(eids, etype=et)
+                widened[et] = fanout[et] + int(torch.bincount(dst).max())
+        frontier = dgl.sampling.select_topk(g, widened, self.weight, nodes=seeds)
+        drop = {}
+        for et, eids in exclude.items():
+            parent = frontier.edges[et].data[dgl.EID]
+            drop[et] = torch.nonzero(torch.isin(parent, eids.to(parent.dtype))).squeeze(1)
+        for et in frontier.canonical_etypes:
+            frontier.edges[et].data["_parent_eid"] = frontier.edges[et].data[dgl.EID]
+        for et, d in drop.items():
+            if len(d):
+                frontier.remove_edges(d, etype=et)
+        final = dgl.sampling.select_topk(frontier, fanout, self.weight, nodes=seeds)
+        for et in final.canonical_etypes:
+            final.edges[et].data[dgl.EID] = final.edges[et].data.pop("_parent_eid")
+        return final
+
+
+# --- negatives -------------------------------------------------------------------------------
+
+
+class VideoNegativeSampler(dgl.dataloading.negative_sampler._BaseNegativeSampler):
+    """k negative videos per positive (user, video) edge, drawn from TRAIN information only.
+
+    `distribution`: `uniform` over videos, or `popularity` (train degree ** 0.75).
+    `reject_positives`: redraw, in vectorised rounds, any negative that is a train positive of
+    its user. Validation and test interactions are never consulted: knowing them would leak.
+    """
+
+    def __init__(self, k: int = 1, distribution: str = "uniform", reject_positives: bool = False,
+                 rounds: int = 10) -> None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if distribution not in ("uniform", "popularity"):
+            raise ValueError(f"distribution must be uniform or popularity, got {distribution!r}")
+        self.k = k
+        self.distribution = distribution
+        self.reject_positives = reject_positives
+        self.rounds = rounds
+        self._probs: torch.Tensor | None = None
+        self._graph_id: int | None = None
+
+    def _draw(self, g, n: int) -> torch.Tensor:
+        n_videos = g.num_nodes("video")
+        if self.distribution == "uniform":
+            return torch.randint(0, n_videos, (n,))
+        if self._probs is None or self._graph_id != id(g):
+            deg = g.in_degrees(etype=RATES).double()
+            self._probs, self._graph_id = (deg + 1e-9).pow(0.75), id(g)  # unseen videos: ~0
+        return torch.multinomial(self._probs, n, replacement=True)
+
+    def _generate(self, g, eids, canonical_etype):
+        src, _ = g.find_edges(eids, etype=canonical_etype)
+        src = src.repeat_interleave(self.k)
+        dst = self._draw(g, len(src))
+        if self.reject_positives:
+            for _ in range(self.rounds):
+                bad = torch.nonzero(g.has_edges_between(src, dst, etype=RATES)).squeeze(1)
+                if not len(bad):
+                    break
+                dst[bad] = self._draw(g, len(bad))
+        return src, dst
+
+
+# --- loaders ---------------------------------------------------------------------------------
+
+
+def edge_loader(
+    g: dgl.DGLGraph,
+    eids: torch.Tensor,
+    sampler: ImportanceSampler,
+    negative_sampler: VideoNegativeSampler | None,
+    batch_size: int,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    persistent_workers: bool = False,
+    use_ddp: bool = False,
+    drop_last: bool = False,
+) -> dgl.dataloading.DataLoader:
+    """Minibatches of (user, video) train edges with negatives, for link prediction.
+
+    The batch's own `rates` edges and their `rated_by` reverses are excluded from the blocks that
+    compute its endpoints, so a positive never informs its own score.
+    """
+    sampler.prepare(g)
+    edge_sampler = dgl.dataloading.as_edge_prediction_sampler(
+        sampler,
+        exclude="reverse_types",
+        reverse_etypes={RATES: RATED_BY, RATED_BY: RATES},
+        negative_sampler=negative_sampler,
+    )
+    return dgl.dataloading.DataLoader(
+        g,
+        {RATES: eids},
+        edge_sampler,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=drop_last,
+        num_workers=num_workers,
+        persistent_workers=persistent_workers and num_workers > 0,
+        use_ddp=use_ddp,
+    )
+
+
+LayerFn = Callable[[int, Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+@torch.no_grad()
+def layerwise_inference(
+    g: dgl.DGLGraph,
+    sampler: ImportanceSampler,
+    layer_fn: LayerFn,
+    inputs: dict[str, torch.Tensor],
+    batch_size: int = 4096,
+    num_workers: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Representations of ALL nodes, one layer at a time (DGL's offline inference pattern).
+
+    Layer l is computed for every node from layer l-1's stored outputs through one-layer blocks
+    of that layer's fanout, so each node's neighbourhood is sampled once per layer instead of
+    once per (layer, seed), and memory stays at two layers of embeddings.
+    """
+    sampler.prepare(g)
+    h = inputs
+    nodes = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
+    for layer, fanout in enumerate(sampler.fanouts):
+        one = ImportanceSampler([fanout], mode=sampler.mode, alpha=sampler.alpha, weight=sampler.weight)
+        loader = dgl.dataloading.DataLoader(
+            g, nodes, one, batch_size=batch_size, shuffle=False, num_workers=num_workers
+        )
+        out: dict[str, torch.Tensor] = {}
+        for _, output_nodes, blocks in loader:
+            block = blocks[0]
+            src = {nt: h[nt][ids] for nt, ids in block.srcdata[dgl.NID].items() if nt in h}
+            res = layer_fn(layer, block, src)
+            for nt, val in res.items():
+                if nt not in out:
+                    out[nt] = torch.zeros(g.num_nodes(nt), *val.shape[1:], dtype=val.dtype)
+                out[nt][output_nodes[nt]] = val
+        h = out
+    return h
+
+
+def score_candidates(
+    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    users: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    batch_size: int = 4096,
+) -> torch.Tensor:
+    """(len(users), 1 + N) scores: column 0 the held-out positive, then its N fixed negatives."""
+    cand = torch.cat([positives[:, None], negatives], dim=1)
+    out = torch.empty(cand.shape, dtype=torch.float32)
+    for start in range(0, len(users), batch_size):
+        u = users[start : start + batch_size]
+        c = cand[start : start + batch_size]
+        out[start : start + batch_size] = score_fn(u.repeat_interleave(c.shape[1]), c.reshape(-1)).view(c.shape)
+    return out
