@@ -17,6 +17,7 @@ SIMILAR = ("user", "similar", "user")
 CO_WATCHED = ("video", "co_watched", "video")
 HAS = ("video", "has", "info")
 DESCRIBES = ("info", "describes", "video")
+ETYPE_NAMES = frozenset(et[1] for et in (RATES, RATED_BY, SIMILAR, CO_WATCHED, HAS, DESCRIBES))
 
 
 @dataclass

@@ -8,5 +8,6 @@ import warnings
 os.environ.setdefault("DGLBACKEND", "pytorch")
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(torchdata|dgl)(\.|$)")
 warnings.filterwarnings("ignore", category=UserWarning, module=r"torchdata(\.|$)")
+warnings.filterwarnings("ignore", message="Dataloader CPU affinity opt is not enabled")
 
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ import dgl
 import torch
 from dgl.dataloading import BlockSampler
 
+from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 from data_prep.graph import RATED_BY, RATES
 
 MODES = ("weighted", "topk", "uniform", "full")
@@ -50,6 +51,11 @@ class ImportanceSampler(BlockSampler):
             raise ValueError("fanouts must name at least one layer")
         if alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
+        for fanout in fanouts:
+            for key in fanout if isinstance(fanout, Mapping) else ():
+                name = key[1] if isinstance(key, list | tuple) else key
+                if name not in KNOWN_ETYPES:
+                    raise KeyError(f"unknown edge type {name!r} in fanouts; known: {sorted(KNOWN_ETYPES)}")
         self.fanouts = list(fanouts)
         self.mode = mode
         self.alpha = float(alpha)
@@ -77,8 +83,10 @@ class ImportanceSampler(BlockSampler):
             return {et: int(fanout) for et in g.canonical_etypes}
         out = {et: 0 for et in g.canonical_etypes}
         for key, k in fanout.items():
-            et = g.to_canonical_etype(tuple(key) if isinstance(key, list | tuple) else key)
-            out[et] = int(k)
+            name = key[1] if isinstance(key, list | tuple) else key
+            if name not in g.etypes:
+                continue  # a known type this graph lacks, e.g. info edges without side information
+            out[g.to_canonical_etype(tuple(key) if isinstance(key, list | tuple) else key)] = int(k)
         return out
 
     def sample_blocks(self, g, seed_nodes, exclude_eids=None):
@@ -94,7 +102,9 @@ class ImportanceSampler(BlockSampler):
             fo = self._fanout(g, fanout)
             if self.mode == "topk":
                 frontier = self._topk_frontier(g, seed_nodes, fo, exclude_eids)
+                eids = frontier.edata[dgl.EID]
                 block = dgl.to_block(frontier, seed_nodes)
+                block.edata[dgl.EID] = eids  # to_block numbers edges by the frontier
             else:
                 prob = self.prob_key if self.mode == "weighted" else None
                 block = g.sample_neighbors_fused(
@@ -141,12 +151,12 @@ class VideoNegativeSampler(dgl.dataloading.negative_sampler._BaseNegativeSampler
     """k negative videos per positive (user, video) edge, drawn from TRAIN information only.
 
     `distribution`: `uniform` over videos, or `popularity` (train degree ** 0.75).
-    `reject_positives`: redraw, in vectorised rounds, any negative that is a train positive of
-    its user. Validation and test interactions are never consulted: knowing them would leak.
+    `reject_positives`: redraw, in vectorised rounds (at most `rounds`), any negative that is a
+    train positive of its user. Validation and test interactions are never consulted: knowing them would leak.
     """
 
     def __init__(self, k: int = 1, distribution: str = "uniform", reject_positives: bool = False,
-                 rounds: int = 10) -> None:
+                 rounds: int = 100) -> None:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if distribution not in ("uniform", "popularity"):

@@ -1,0 +1,216 @@
+"""ImportanceSampler: exact selection laws, exclusion of a batch's own edges, loaders."""
+
+from __future__ import annotations
+
+import itertools
+
+import dgl
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from data_prep.graph import RATED_BY, RATES
+from gcfa_dgl.sampling import (
+    ImportanceSampler,
+    VideoNegativeSampler,
+    edge_loader,
+    layerwise_inference,
+    score_candidates,
+)
+
+
+def star_copies(weights: list[float], copies: int) -> dgl.DGLGraph:
+    """`copies` videos, each rated by its own len(weights) users with these tightness values."""
+    n = len(weights)
+    users = torch.arange(copies * n)
+    videos = torch.arange(copies).repeat_interleave(n)
+    g = dgl.heterograph({RATES: (users, videos), RATED_BY: (videos, users)},
+                        num_nodes_dict={"user": copies * n, "video": copies})
+    t = torch.tensor(weights, dtype=torch.float32).repeat(copies)
+    g.edges[RATES].data["tightness"] = t
+    g.edges[RATED_BY].data["tightness"] = t
+    return g
+
+
+def pair_frequencies(g, sampler, copies, n, k):
+    _, _, blocks = sampler.sample(g, {"video": torch.arange(copies)})
+    b = blocks[0]
+    eids = b.edges[RATES].data[dgl.EID]
+    _, dst = b.edges(etype=RATES)
+    local = (eids % n).numpy()
+    video = b.dstdata[dgl.NID]["video"][dst].numpy()
+    picks = {}
+    for v, e in zip(video, local):
+        picks.setdefault(int(v), []).append(int(e))
+    assert all(len(p) == k for p in picks.values())
+    return [tuple(sorted(p)) for p in picks.values()]
+
+
+def test_weighted_matches_without_replacement_law():
+    dgl.seed(0)
+    t = [0.1, 0.2, 0.3, 0.4]
+    alpha, k, copies = 2.0, 2, 6000
+    g = star_copies(t, copies)
+    s = ImportanceSampler([k], mode="weighted", alpha=alpha)
+    s.prepare(g)
+    draws = pair_frequencies(g, s, copies, len(t), k)
+    w = np.asarray(t) ** alpha
+    total = w.sum()
+    pairs = list(itertools.combinations(range(len(t)), 2))
+    # Successive sampling: first pick proportional to w, the second among the rest.
+    expected = np.array([w[i] / total * w[j] / (total - w[i]) + w[j] / total * w[i] / (total - w[j])
+                         for i, j in pairs])
+    observed = np.array([draws.count(p) for p in pairs])
+    assert abs(expected.sum() - 1) < 1e-12
+    assert chisquare(observed, expected * len(draws)).pvalue > 1e-3
+    # And it is not the uniform law.
+    assert chisquare(observed, np.full(len(pairs), len(draws) / len(pairs))).pvalue < 1e-6
+
+
+def test_uniform_mode_ignores_tightness():
+    dgl.seed(1)
+    g = star_copies([0.01, 0.2, 0.3, 0.99], 6000)
+    draws = pair_frequencies(g, ImportanceSampler([2], mode="uniform"), 6000, 4, 2)
+    observed = np.array([draws.count(p) for p in itertools.combinations(range(4), 2)])
+    assert chisquare(observed).pvalue > 1e-3
+
+
+def random_graph(seed=0, n_users=40, n_videos=30, n_edges=400):
+    rng = np.random.default_rng(seed)
+    codes = np.unique(rng.integers(0, n_users * n_videos, n_edges))
+    u, v = torch.as_tensor(codes // n_videos), torch.as_tensor(codes % n_videos)
+    g = dgl.heterograph(
+        {RATES: (u, v), RATED_BY: (v, u), ("user", "similar", "user"): (u[:50], torch.flip(u[:50], [0]))},
+        num_nodes_dict={"user": n_users + 3, "video": n_videos},  # three isolated users
+    )
+    for et in g.canonical_etypes:
+        g.edges[et].data["tightness"] = torch.as_tensor(rng.random(g.num_edges(et)), dtype=torch.float32)
+    return g
+
+
+def test_topk_returns_exactly_the_k_tightest():
+    g = random_graph()
+    k = 3
+    _, _, blocks = ImportanceSampler([k], mode="topk").sample(g, {"video": torch.arange(30)})
+    b = blocks[0]
+    got = {}
+    for eid, d in zip(b.edges[RATES].data[dgl.EID].tolist(), b.edges(etype=RATES)[1].tolist()):
+        got.setdefault(int(b.dstdata[dgl.NID]["video"][d]), set()).add(eid)
+    src, dst, eids = g.edges(etype=RATES, form="all")
+    t = g.edges[RATES].data["tightness"]
+    for v in range(30):
+        mine = eids[dst == v]
+        best = set(mine[torch.argsort(t[mine], descending=True)[:k]].tolist())
+        assert got.get(v, set()) == best
+
+
+@pytest.mark.parametrize("mode", ["weighted", "topk", "uniform"])
+def test_fanout_above_degree_returns_every_neighbour(mode):
+    g = random_graph(1)
+    s = ImportanceSampler([1000], mode=mode)
+    s.prepare(g)
+    _, _, blocks = s.sample(g, {"video": torch.arange(30), "user": torch.arange(43)})
+    assert blocks[0].num_edges(RATES) == g.num_edges(RATES)
+    assert blocks[0].num_edges(RATED_BY) == g.num_edges(RATED_BY)
+
+
+@pytest.mark.parametrize("mode", ["weighted", "topk", "uniform", "full"])
+def test_isolated_nodes_and_missing_edge_types(mode):
+    g = random_graph(2)
+    # "describes" is a known type this graph lacks (no side information): skipped, not an error.
+    s = ImportanceSampler([{"rates": 2, "describes": 3}, 2], mode=mode)
+    s.prepare(g)
+    isolated = torch.tensor([40, 41, 42])
+    inp, out, blocks = s.sample(g, {"user": isolated})
+    assert blocks[-1].num_edges() == 0
+    assert torch.equal(out["user"], isolated)
+    with pytest.raises(KeyError, match="unknown edge type"):
+        ImportanceSampler([{"ratez": 2}], mode=mode)
+
+
+def test_per_type_fanouts_are_respected():
+    g = random_graph(3)
+    s = ImportanceSampler([{"rated_by": 2, "similar": 0}], mode="weighted")
+    s.prepare(g)
+    _, _, blocks = s.sample(g, {"user": torch.arange(40), "video": torch.arange(30)})
+    b = blocks[0]
+    assert b.num_edges("similar") == 0 and b.num_edges("rates") == 0
+    assert torch.bincount(b.edges(etype=RATED_BY)[1]).max() <= 2
+
+
+@pytest.mark.parametrize("mode", ["weighted", "topk"])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_batch_edges_never_inform_their_own_endpoints(mode, workers):
+    g = random_graph(4, n_edges=600)
+    s = ImportanceSampler([-1, -1], mode=mode)  # every neighbour: exclusion is the only filter
+    loader = edge_loader(g, torch.arange(g.num_edges(RATES)), s, VideoNegativeSampler(2), batch_size=64,
+                         num_workers=workers, persistent_workers=workers > 0)
+    seen = 0
+    for _, pair, neg, blocks in loader:
+        batch = set(pair.edges[RATES].data[dgl.EID].tolist())
+        for b in blocks:
+            for et in (RATES, RATED_BY):
+                assert not batch & set(b.edges[et].data[dgl.EID].tolist())
+        assert neg.num_edges(RATES) == 2 * pair.num_edges(RATES)
+        seen += pair.num_edges(RATES)
+    assert seen == g.num_edges(RATES)
+
+
+def test_topk_with_exclusion_refills_from_the_next_tightest():
+    g = star_copies([0.9, 0.8, 0.1, 0.2], 1)
+    s = ImportanceSampler([2], mode="topk")
+    _, _, blocks = s.sample(g, {"video": torch.tensor([0])}, exclude_eids={RATES: torch.tensor([0])})
+    assert set(blocks[0].edges[RATES].data[dgl.EID].tolist()) == {1, 3}
+
+
+def test_negative_samplers():
+    torch.manual_seed(0)
+    g = random_graph(5, n_users=20, n_videos=10, n_edges=120)  # dense: about half are positives
+    eids = torch.arange(g.num_edges(RATES))
+    src, dst = VideoNegativeSampler(5, reject_positives=True)(g, {RATES: eids})[RATES]
+    assert len(src) == 5 * len(eids)
+    assert not g.has_edges_between(src, dst, etype=RATES).any()
+    _, dst = VideoNegativeSampler(50, distribution="popularity")(g, {RATES: eids})[RATES]
+    deg = g.in_degrees(etype=RATES).double()
+    freq = torch.bincount(dst, minlength=10).double() / len(dst)
+    expected = deg.pow(0.75) / deg.pow(0.75).sum()
+    assert torch.allclose(freq, expected, atol=0.01)
+
+
+def test_layerwise_inference_matches_full_graph():
+    g = random_graph(6)
+    s = ImportanceSampler([-1, -1], mode="full")
+    x = {"user": torch.randn(43, 4), "video": torch.randn(30, 4)}
+
+    def mean_layer(layer, block, h):
+        out = {}
+        with block.local_scope():
+            for nt in block.dsttypes:
+                if block.num_dst_nodes(nt):
+                    out[nt] = h[nt][: block.num_dst_nodes(nt)].clone()
+            for et in block.canonical_etypes:
+                s_t, _, d_t = et
+                if block.num_edges(et) == 0:
+                    continue
+                block.srcnodes[s_t].data["h"] = h[s_t]
+                block.update_all(dgl.function.copy_u("h", "m"), dgl.function.mean("m", "a"), etype=et)
+                out[d_t] = out[d_t] + block.dstnodes[d_t].data.pop("a")
+        return out
+
+    got = layerwise_inference(g, s, mean_layer, x, batch_size=7)
+    # Reference: the same two layers on the whole graph at once.
+    h = x
+    for layer in range(2):
+        full = dgl.to_block(g, {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes})
+        h = mean_layer(layer, full, h)
+    for nt in ("user", "video"):
+        assert torch.allclose(got[nt], h[nt], atol=1e-5)
+
+
+def test_score_candidates_layout():
+    users = torch.tensor([0, 2, 1])
+    pos = torch.tensor([5, 6, 7])
+    neg = torch.tensor([[1, 2], [3, 4], [0, 9]])
+    scores = score_candidates(lambda u, v: (u * 100 + v).float(), users, pos, neg, batch_size=2)
+    assert scores.tolist() == [[5, 1, 2], [206, 203, 204], [107, 100, 109]]
