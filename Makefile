@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data test test-fast lint
+.PHONY: help install data test test-fast lint bench bench-sampler bench-prep
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
+	@echo "make bench            benchmarks (sampler, preparation); figures go into docs/"
 
 install: $(VENV)/.installed
 
@@ -34,3 +35,11 @@ test-fast: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+bench: bench-sampler bench-prep
+
+bench-sampler: install
+	$(PY) -m gcfa_dgl.bench.sampler
+
+bench-prep: install
+	$(PY) -m gcfa_dgl.bench.prep --interactions 1000000 10000000

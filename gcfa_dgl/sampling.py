@@ -62,7 +62,15 @@ class ImportanceSampler(BlockSampler):
         self.weight = weight
         self.prob_key = weight if self.alpha == 1.0 else f"_{weight}_pow"
         self._mapping: dict = {}
-        self._graph_id: int | None = None
+        self._topk_graphs: dict = {}
+        self._graph: dgl.DGLGraph | None = None
+        self._fanouts: list[dict] = []
+
+    def __getstate__(self) -> dict:
+        """Caches stay behind when a worker process receives the sampler."""
+        state = dict(self.__dict__)
+        state.update(_mapping={}, _topk_graphs={}, _graph=None, _fanouts=[])
+        return state
 
     @property
     def num_layers(self) -> int:
@@ -89,30 +97,53 @@ class ImportanceSampler(BlockSampler):
             out[g.to_canonical_etype(tuple(key) if isinstance(key, list | tuple) else key)] = int(k)
         return out
 
-    def sample_blocks(self, g, seed_nodes, exclude_eids=None):
+    def _bind(self, g: dgl.DGLGraph) -> None:
+        """Per-graph set-up, once: check the probability feature, reset the caches."""
         if self.mode == "weighted":
             missing = [et for et in g.canonical_etypes if self.prob_key not in g.edges[et].data]
             if missing:
                 raise KeyError(f"edge feature {self.prob_key!r} missing on {missing}; call sampler.prepare(g)")
-        if id(g) != self._graph_id:
-            self._mapping, self._graph_id = {}, id(g)
+        self._mapping, self._topk_graphs, self._graph = {}, {}, g
+        self._fanouts = [self._fanout(g, f) for f in self.fanouts]
+
+    def sample_blocks(self, g, seed_nodes, exclude_eids=None):
+        if g is not self._graph:
+            self._bind(g)
         output_nodes = seed_nodes
         blocks = []
-        for fanout in reversed(self.fanouts):
-            fo = self._fanout(g, fanout)
-            if self.mode == "topk":
+        for fo in reversed(self._fanouts):
+            if self.mode == "topk" and exclude_eids is None:
+                block = self._topk_block(g, seed_nodes, fo)
+            elif self.mode == "topk":
                 frontier = self._topk_frontier(g, seed_nodes, fo, exclude_eids)
                 eids = frontier.edata[dgl.EID]
                 block = dgl.to_block(frontier, seed_nodes)
                 block.edata[dgl.EID] = eids  # to_block numbers edges by the frontier
             else:
                 prob = self.prob_key if self.mode == "weighted" else None
+                uniform = len(set(fo.values())) == 1  # one number: let DGL skip the dict
                 block = g.sample_neighbors_fused(
-                    seed_nodes, fo, prob=prob, exclude_edges=exclude_eids, mapping=self._mapping
+                    seed_nodes, next(iter(fo.values())) if uniform else fo, prob=prob,
+                    exclude_edges=exclude_eids, mapping=self._mapping,
                 )
             seed_nodes = block.srcdata[dgl.NID]
             blocks.insert(0, block)
         return seed_nodes, output_nodes, blocks
+
+    def _topk_block(self, g, seeds, fanout):
+        """Top-k without exclusions is a fixed subgraph: select it once for all nodes, then take
+        the seeds' full in-neighbourhoods in it with the fused kernel."""
+        key = tuple(sorted((et, k) for et, k in fanout.items()))
+        if key not in self._topk_graphs:
+            sub = dgl.sampling.select_topk(g, fanout, self.weight)
+            for et in sub.canonical_etypes:
+                sub.edges[et].data["_parent_eid"] = sub.edges[et].data.pop(dgl.EID)
+            self._topk_graphs[key] = (sub, {})
+        sub, mapping = self._topk_graphs[key]
+        block = sub.sample_neighbors_fused(seeds, -1, mapping=mapping)
+        for et in block.canonical_etypes:
+            block.edges[et].data[dgl.EID] = block.edges[et].data.pop("_parent_eid")
+        return block
 
     def _topk_frontier(self, g, seeds, fanout, exclude_eids):
         """The k tightest in-edges per seed, excluded edges left out before choosing."""

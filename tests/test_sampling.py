@@ -214,3 +214,15 @@ def test_score_candidates_layout():
     neg = torch.tensor([[1, 2], [3, 4], [0, 9]])
     scores = score_candidates(lambda u, v: (u * 100 + v).float(), users, pos, neg, batch_size=2)
     assert scores.tolist() == [[5, 1, 2], [206, 203, 204], [107, 100, 109]]
+
+
+@pytest.mark.slow
+def test_sampler_benchmark_runs_on_a_small_graph(tmp_path, monkeypatch):
+    """The benchmark's code path end to end (on ML-1M-sized synthetic data: a few seconds)."""
+    from gcfa_dgl.bench import sampler as bench
+
+    monkeypatch.delenv("GCFA_RAW_DIR", raising=False)
+    monkeypatch.setenv("GCFA_PROCESSED_DIR", str(tmp_path))
+    res = bench.run([5, 5], batch=256, batches=3, repeats=1)
+    assert set(res["ratio_vs_dgl"]) >= {"ImportanceSampler weighted", "ImportanceSampler topk"}
+    assert all(v > 0 for v in res["seeds_per_second"].values())
