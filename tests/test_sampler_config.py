@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import CONF
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
 
 from data_prep.errors import ConfigError
 from gcfa_dgl.config import register_configs, validate_sampler
