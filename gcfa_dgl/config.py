@@ -13,7 +13,9 @@ from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
+from data_prep.config import DatasetConfig, PathsConfig
 from data_prep.errors import ConfigError
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 
@@ -49,6 +51,84 @@ class SamplerConfig:
     persistent_workers: bool = True
 
 
+class Aggregator(str, Enum):
+    pooling = "pooling"
+    weighted = "weighted"
+    mean = "mean"
+
+
+class Predictor(str, Enum):
+    mlp = "mlp"
+    dot = "dot"
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model has; `_target_` names its class for hydra.utils.instantiate."""
+
+    _target_: str = MISSING
+    name: str = MISSING
+    dim: int = 64
+    lr: float = 1e-3
+    l2: float = 1e-5
+
+
+@dataclass
+class GCFAConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.gcfa.GCFA"
+    name: str = "gcfa"
+    dropout: float = 0.1
+    aggregator: Aggregator = Aggregator.pooling
+    attention: bool = True
+    opinion: bool = True
+    info_edges: bool = True
+    social_edges: bool = True
+    propagation_layers: int = 2
+    predictor: Predictor = Predictor.mlp
+    video_features: bool = True
+
+
+@dataclass
+class PopConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.pop.Pop"
+    name: str = "pop"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    patience: int = 5
+    # Metric that selects the best epoch and stops early, computed on the VALIDATION split.
+    monitor: str = "full/ndcg@20"
+    grad_clip: float = 5.0
+    eval_every: int = 1
+    # Cap on batches per epoch (null: the whole epoch); for smoke runs.
+    max_batches: int | None = None
+    resume: bool = False
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    tensorboard: bool = True
+
+
+@dataclass
+class EvalConfig:
+    protocols: list[str] = field(default_factory=lambda: ["sampled", "full"])
+    ks_sampled: list[int] = field(default_factory=lambda: [1, 2, 5, 10])
+    ks_full: list[int] = field(default_factory=lambda: [10, 20])
+    chunk_mb: int = 64
+    batch_size: int = 4096
+
+
+@dataclass
+class Config:
+    dataset: DatasetConfig = MISSING
+    model: Any = MISSING
+    sampler: SamplerConfig = MISSING
+    train: TrainConfig = MISSING
+    eval: EvalConfig = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 0
+
+
 def _check(ok: bool, key: str, message: str) -> None:
     if not ok:
         raise ConfigError(f"config key {key}: {message}")
@@ -74,3 +154,52 @@ def register_configs() -> None:
     register_prep()
     cs = ConfigStore.instance()
     cs.store(group="sampler", name="base_sampler", node=SamplerConfig)
+    cs.store(group="model", name="base_gcfa", node=GCFAConfig)
+    cs.store(group="model", name="base_pop", node=PopConfig)
+    cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="eval", name="base_eval", node=EvalConfig)
+    cs.store(name="base_config", node=Config)
+
+
+def validate(cfg: Any) -> None:
+    """Every value check, before any data is loaded."""
+    from data_prep.config import validate_dataset
+
+    validate_dataset(cfg.dataset)
+    validate_sampler(cfg.sampler)
+    m, t, e = cfg.model, cfg.train, cfg.eval
+    _check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
+    _check(m.lr > 0 or m.name == "pop", "model.lr", f"must be > 0, got {m.lr}")
+    _check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
+    if "dropout" in m:
+        _check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    if "propagation_layers" in m:
+        layers = m.propagation_layers
+        _check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")
+        _check(
+            len(cfg.sampler.fanouts) == max(1, layers),
+            "sampler.fanouts",
+            f"has {len(cfg.sampler.fanouts)} entries but model.propagation_layers={layers} needs "
+            f"{max(1, layers)} (one per layer, at least one for the attention head)",
+        )
+    _check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
+    _check(t.patience >= 1, "train.patience", f"must be >= 1, got {t.patience}")
+    _check(t.eval_every >= 1, "train.eval_every", f"must be >= 1, got {t.eval_every}")
+    _check(t.max_batches is None or t.max_batches >= 1, "train.max_batches", "must be >= 1 or null")
+    _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
+    bad = [p for p in e.protocols if p not in ("sampled", "full")]
+    _check(not bad and len(e.protocols) > 0, "eval.protocols", f"known protocols are sampled and full, got {list(e.protocols)}")
+    _check(all(k >= 1 for k in [*e.ks_sampled, *e.ks_full]), "eval.ks_full", "every K must be >= 1")
+    proto, _, metric = t.monitor.partition("/")
+    _check(proto in ("sampled", "sampled_n1", "full") and bool(metric), "train.monitor",
+           f"must look like full/ndcg@20 or sampled/auc, got {t.monitor!r}")
+    _check(proto.startswith("sampled") and "sampled" in e.protocols or proto == "full" and "full" in e.protocols,
+           "train.monitor", f"{t.monitor!r} needs its protocol in eval.protocols")
+
+
+def validate_against_data(cfg: Any, n_videos: int, n_negatives: int) -> None:
+    """Checks that need the dataset's size (K against the number of videos)."""
+    for k in cfg.eval.ks_full:
+        _check(k <= n_videos, "eval.ks_full", f"K={k} exceeds the {n_videos} videos of the dataset")
+    for k in cfg.eval.ks_sampled:
+        _check(k <= n_negatives + 1, "eval.ks_sampled", f"K={k} exceeds the {n_negatives + 1} candidates per positive")

@@ -1,0 +1,130 @@
+"""Both evaluation protocols of docs/evaluation.md, and `python -m gcfa_dgl.evaluate run_dir=...`.
+
+- sampled: each held-out positive against its N fixed negatives (N as prepared, and N = 1 with
+  the first negative column): AUC, HR@K, NDCG@K, MRR;
+- full: every video scored, the user's train videos (and, for test, validation videos) masked:
+  Recall@K, NDCG@K, HR@K, MRR, AUC over all unseen videos.
+Everything is batched over users; scores of a chunk of users x all videos are never larger than
+`eval.chunk_mb`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gcfa_dgl import metrics as M
+from gcfa_dgl.data import ProcessedData
+from gcfa_dgl.sampling import score_candidates
+
+PROTOCOLS = ("sampled", "full")
+
+
+def _csr(user: np.ndarray, item: np.ndarray, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
+    order = np.lexsort((item, user))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(user, minlength=n_users))])
+    return torch.as_tensor(indptr), torch.as_tensor(item[order].astype(np.int64))
+
+
+def _rows(indptr: torch.Tensor, indices: torch.Tensor, users: torch.Tensor):
+    """(row position, item) of the CSR entries of `users`, vectorised."""
+    start, stop = indptr[users], indptr[users + 1]
+    counts = stop - start
+    rows = torch.repeat_interleave(torch.arange(len(users)), counts)
+    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    return rows, indices[torch.repeat_interleave(start, counts) + offsets]
+
+
+class Evaluator:
+    def __init__(self, data: ProcessedData, ks_sampled: list[int], ks_full: list[int], chunk_mb: int = 64,
+                 batch_size: int = 4096) -> None:
+        self.data = data
+        self.ks_sampled, self.ks_full = list(ks_sampled), list(ks_full)
+        self.chunk_mb, self.batch_size = chunk_mb, batch_size
+        n_u = data.n_users
+        self.train_csr = _csr(data.train.user, data.train.item, n_u)
+        self.valid_csr = _csr(data.valid.user, data.valid.item, n_u)
+        self.test_csr = _csr(data.test.user, data.test.item, n_u)
+        self.train_degree = torch.as_tensor(np.bincount(data.train.user, minlength=n_u))
+
+    @torch.no_grad()
+    def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS) -> dict[str, Any]:
+        model.eval()
+        zu, zv = model.embed_all(self.data.graph, sampler, self.batch_size)
+        out: dict[str, Any] = {}
+        buckets: dict[str, Any] = {}
+        s = getattr(self.data, split)
+        if "sampled" in protocols and s.negatives is not None:
+            users = torch.as_tensor(s.user)
+            pos = torch.as_tensor(s.item)
+            neg = torch.as_tensor(s.negatives.astype(np.int64))
+            scores = score_candidates(lambda u, v: model.score_pairs(zu[u], zv[v]), users, pos, neg, self.batch_size)
+            for name, sc in (("sampled", scores), ("sampled_n1", scores[:, :2])):
+                ks = [k for k in self.ks_sampled if k <= sc.shape[1]]
+                per_row = M.sampled_metrics(sc, ks)
+                out.update({f"{name}/{k}": v for k, v in M.mean(per_row).items()})
+                buckets[name] = M.by_bucket(per_row, self.train_degree[users])
+        if "full" in protocols:
+            per_user, users = self._full(model, zu, zv, split)
+            out.update({f"full/{k}": v for k, v in M.mean(per_user).items()})
+            buckets["full"] = M.by_bucket(per_user, self.train_degree[users])
+        out["buckets"] = buckets
+        return out
+
+    def _full(self, model, zu, zv, split: str):
+        held = self.valid_csr if split == "valid" else self.test_csr
+        indptr, indices = held
+        has = torch.nonzero(indptr[1:] > indptr[:-1]).squeeze(1)
+        n_items = zv.shape[0]
+        step = max(1, self.chunk_mb * (1 << 20) // (4 * 4 * n_items))  # scores, sort, masks
+        parts: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, len(has), step):
+            users = has[start : start + step]
+            scores = model.score_matrix(zu[users], zv).float()
+            masks = [self.train_csr] + ([self.valid_csr] if split == "test" else [])
+            for m_indptr, m_indices in masks:
+                r, c = _rows(m_indptr, m_indices, users)
+                scores[r, c] = float("-inf")
+            r, c = _rows(indptr, indices, users)
+            counts = (indptr[users + 1] - indptr[users])
+            width = int(counts.max())
+            col = torch.arange(len(r)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+            positives = torch.full((len(users), width), -1, dtype=torch.long)
+            positives[r, col] = c
+            for k, v in M.full_metrics(scores, positives, self.ks_full).items():
+                parts.setdefault(k, []).append(v)
+        return {k: torch.cat(v) for k, v in parts.items()}, has
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m gcfa_dgl.evaluate run_dir=<run> [split=test] [checkpoint=best]"""
+    from data_prep.errors import UserError
+    from gcfa_dgl.checkpoint import load_run
+
+    pairs = [a.split("=", 1) for a in (argv if argv is not None else sys.argv[1:])]
+    try:
+        bad = [a[0] for a in pairs if len(a) != 2 or a[0] not in ("run_dir", "split", "checkpoint")]
+        if bad:
+            raise UserError(f"unknown argument(s) {bad}; known: run_dir, split, checkpoint")
+        args = dict(pairs)
+        if "run_dir" not in args:
+            raise UserError("run_dir=<run directory> is required")
+        split = args.get("split", "test")
+        if split not in ("valid", "test"):
+            raise UserError(f"split must be valid or test, got {split!r}")
+        run = load_run(Path(args["run_dir"]), args.get("checkpoint", "best"))
+        res = run.evaluator.evaluate(run.model, run.eval_sampler, split, list(run.cfg.eval.protocols))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    res.pop("buckets")
+    print(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

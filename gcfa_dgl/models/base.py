@@ -1,0 +1,85 @@
+"""What every model offers the trainer and the evaluator.
+
+Training: `forward(input_nodes, pair_graph, neg_graph, blocks)` returns logits of the batch's
+positive and negative (user, video) edges plus a regularisation term; `loss` turns them into the
+objective. Evaluation: `embed_all` returns one representation per user and per video (computed
+layer by layer over the whole graph), scored by `score_pairs` (row-aligned) or `score_matrix`
+(users x all videos).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dgl
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from data_prep.graph import RATES
+
+
+class Recommender(nn.Module):
+    name = "base"
+    trainable = True
+    # "bce": binary cross-entropy on positives and negatives [13]; "bpr": -log σ(pos - neg).
+    objective = "bce"
+
+    def __init__(self, lr: float = 1e-3, l2: float = 0.0) -> None:
+        super().__init__()
+        self.lr = lr
+        self.l2 = l2
+
+    # -- training ---------------------------------------------------------------------------
+    def forward(self, input_nodes, pair_graph, neg_graph, blocks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        if self.objective == "bpr":
+            k = neg.numel() // max(pos.numel(), 1)
+            return -F.logsigmoid(pos.repeat_interleave(k) - neg).mean()
+        logits = torch.cat([pos, neg])
+        labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
+        return F.binary_cross_entropy_with_logits(logits, labels)
+
+    # -- evaluation -------------------------------------------------------------------------
+    def embed_all(self, g: dgl.DGLGraph, sampler: Any, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def score_pairs(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        return (zu * zv).sum(-1)
+
+    def score_matrix(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        return zu @ zv.T
+
+    @staticmethod
+    def pair_index(pair_graph: dgl.DGLGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user, video) endpoints of a pair graph's edges, as indices of the seed nodes."""
+        return pair_graph.edges(etype=RATES)
+
+
+class MLPScorer(nn.Module):
+    """score = MLP([z_u ⊕ z_v]) with one hidden layer; `matrix` scores users x videos in chunks by
+    splitting the first layer: W [z_u ⊕ z_v] = W_u z_u + W_v z_v."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, max_cells: int = 1 << 25) -> None:
+        super().__init__()
+        self.first = nn.Linear(2 * dim, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.last = nn.Linear(hidden, 1)
+        self.dim = dim
+        self.max_cells = max_cells
+
+    def forward(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        return self.last(self.drop(torch.relu(self.first(torch.cat([zu, zv], dim=-1))))).squeeze(-1)
+
+    def matrix(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        w_u, w_v = self.first.weight[:, : self.dim], self.first.weight[:, self.dim :]
+        a = zu @ w_u.T + self.first.bias
+        b = zv @ w_v.T
+        out = torch.empty(len(zu), len(zv))
+        step = max(1, self.max_cells // max(1, len(zv) * b.shape[1]))
+        for s in range(0, len(zu), step):
+            h = torch.relu(a[s : s + step, None, :] + b[None, :, :])
+            out[s : s + step] = (h @ self.last.weight.T).squeeze(-1) + self.last.bias
+        return out

@@ -1,0 +1,151 @@
+"""Layers shared by the models: all message passing through DGL built-ins on blocks.
+
+Notation follows the paper (docs/model.md): e are input embeddings, e_r opinion (rating-level)
+embeddings, h the attention-aggregated history, agg the neighbour aggregation, e^(l) the
+propagated embeddings.
+"""
+
+from __future__ import annotations
+
+import dgl
+import dgl.function as fn
+import torch
+from dgl.nn.functional import edge_softmax
+from torch import nn
+
+
+def mlp(sizes: list[int], dropout: float = 0.0, last_act: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_act:
+            layers.append(nn.ReLU())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def xavier_(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.xavier_uniform_(m.weight)
+
+
+class OpinionAttention(nn.Module):
+    """h = relu(W · Σ β x + b) over a node's sampled history [eqs 5-10].
+
+    x = g([e_s ⊕ e_r]) fuses a neighbour's embedding with the opinion embedding of the rating on
+    the edge [6]. With `attention`, β = softmax(w2ᵀ relu(W1 [x ⊕ e_target] + b1) + b2) over the
+    history [9, 10]; without, β = 1/|C| (the mean aggregator [7]). Without `opinion`, x = g(e_s).
+    """
+
+    def __init__(self, dim: int, attention: bool = True, opinion: bool = True, dropout: float = 0.0):
+        super().__init__()
+        self.attention, self.opinion = attention, opinion
+        self.g = mlp([2 * dim if opinion else dim, dim, dim], dropout)
+        if attention:
+            self.att = mlp([2 * dim, dim, 1])
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, block: dgl.DGLGraph, etype, h_src: torch.Tensor, h_dst: torch.Tensor,
+                opinion: torch.Tensor | None) -> torch.Tensor:
+        sub = block[etype]
+        if sub.num_edges() == 0:
+            return torch.relu(self.out(torch.zeros_like(h_dst)))
+        with sub.local_scope():
+            src, dst = sub.edges()
+            e_s = h_src[src]
+            x = self.g(torch.cat([e_s, opinion], dim=1) if self.opinion else e_s)
+            if self.attention:
+                beta = edge_softmax(sub, self.att(torch.cat([x, h_dst[dst]], dim=1)))
+            else:
+                deg = sub.in_degrees().clamp(min=1).to(x.dtype)
+                beta = (1.0 / deg)[dst].unsqueeze(1)
+            sub.edata["m"] = x * beta
+            sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
+            return torch.relu(self.out(sub.dstdata["h"]))
+
+
+class NeighbourAggregator(nn.Module):
+    """Aggregate a node's sampled neighbours of one relation with its own embedding.
+
+    - `weighted` [eqs 2-4]: n = Σ softmax(tightness) e_n, agg = relu(W (e + n) + b);
+    - `pooling` (GraphSAGE-pool): n = max relu(W_pool e_n + b), agg = relu(W [e ⊕ n] + b);
+    - `mean`: n = mean e_n, agg = relu(W (e + n) + b).
+    """
+
+    def __init__(self, dim: int, kind: str = "pooling"):
+        super().__init__()
+        if kind not in ("weighted", "pooling", "mean"):
+            raise ValueError(f"aggregator must be weighted, pooling or mean, got {kind!r}")
+        self.kind = kind
+        if kind == "pooling":
+            self.pool = nn.Linear(dim, dim)
+            self.out = nn.Linear(2 * dim, dim)
+        else:
+            self.out = nn.Linear(dim, dim)
+
+    def forward(self, block: dgl.DGLGraph, etype, h_src: torch.Tensor, h_dst: torch.Tensor) -> torch.Tensor:
+        sub = block[etype]
+        with sub.local_scope():
+            if sub.num_edges() == 0:
+                n = torch.zeros_like(h_dst)
+            elif self.kind == "pooling":
+                sub.srcdata["p"] = torch.relu(self.pool(h_src))
+                sub.update_all(fn.copy_u("p", "m"), fn.max("m", "n"))
+                n = sub.dstdata["n"]
+            elif self.kind == "weighted":
+                sub.edata["a"] = edge_softmax(sub, sub.edata["tightness"].unsqueeze(1))
+                sub.srcdata["e"] = h_src
+                sub.update_all(fn.u_mul_e("e", "a", "m"), fn.sum("m", "n"))
+                n = sub.dstdata["n"]
+            else:
+                sub.srcdata["e"] = h_src
+                sub.update_all(fn.copy_u("e", "m"), fn.mean("m", "n"))
+                n = sub.dstdata["n"]
+        if self.kind == "pooling":
+            return torch.relu(self.out(torch.cat([h_dst, n], dim=1)))
+        return torch.relu(self.out(h_dst + n))
+
+
+class Propagation(nn.Module):
+    """One embedding-propagation layer [eqs 11-12]: e' = LeakyReLU(W_self e + Σ_types mean m).
+
+    Messages are linear in the source embedding; on user-video edges they carry the opinion
+    embedding of the rating too (m = W_h e_src + W_r e_r).
+    """
+
+    def __init__(self, dim: int, etypes: list[tuple[str, str, str]], opinion: bool, dropout: float = 0.0):
+        super().__init__()
+        self.etypes = etypes
+        self.opinion = opinion
+        self.self_loop = nn.ModuleDict({nt: nn.Linear(dim, dim) for nt in ("user", "video", "info")})
+        self.msg = nn.ModuleDict({et[1]: nn.Linear(dim, dim, bias=False) for et in etypes})
+        self.op = nn.ModuleDict({et[1]: nn.Linear(dim, dim, bias=False) for et in etypes
+                                 if opinion and et[1] in ("rates", "rated_by")})
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, block: dgl.DGLGraph, h: dict[str, torch.Tensor],
+                opinion_emb: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        out = {}
+        for nt in block.dsttypes:
+            if block.num_dst_nodes(nt) and nt in h:
+                out[nt] = self.self_loop[nt](h[nt][: block.num_dst_nodes(nt)])
+        for et in self.etypes:
+            if et not in block.canonical_etypes or block.num_edges(et) == 0:
+                continue
+            s, name, d = et
+            sub = block[et]
+            with sub.local_scope():
+                sub.srcdata["p"] = self.msg[name](h[s])
+                if self.opinion and name in self.op and opinion_emb is not None:
+                    sub.edata["o"] = self.op[name](opinion_emb)[sub.edata["rating_level"]]
+                    sub.update_all(fn.u_add_e("p", "o", "m"), fn.mean("m", "a"))
+                else:
+                    sub.update_all(fn.copy_u("p", "m"), fn.mean("m", "a"))
+                out[d] = out[d] + sub.dstdata["a"]
+        return {nt: self.drop(nn.functional.leaky_relu(v, 0.2)) for nt, v in out.items()}

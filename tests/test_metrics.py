@@ -1,0 +1,91 @@
+"""Metrics against brute-force numpy references on random inputs with many ties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gcfa_dgl.metrics import by_bucket, full_metrics, sampled_metrics
+
+
+def ref_sampled(row: np.ndarray, ks):
+    pos, neg = row[0], row[1:]
+    s, t = int((neg > pos).sum()), int((neg == pos).sum())
+    out = {"auc": float(np.mean((neg < pos) + 0.5 * (neg == pos)))}
+    # The positive's position is uniform over s..s+t under a random order of tied items.
+    positions = range(s, s + t + 1)
+    for k in ks:
+        out[f"hr@{k}"] = np.mean([p < k for p in positions])
+        out[f"ndcg@{k}"] = np.mean([1 / np.log2(p + 2) if p < k else 0.0 for p in positions])
+    out["mrr"] = np.mean([1 / (p + 1) for p in positions])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sampled_metrics_match_reference(seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, size=(60, 1 + 9)).astype(np.float32)  # coarse: ties everywhere
+    ks = [1, 2, 5, 10]
+    got = sampled_metrics(torch.as_tensor(scores), ks)
+    for i, row in enumerate(scores):
+        for k, v in ref_sampled(row, ks).items():
+            assert got[k][i].item() == pytest.approx(v, abs=1e-9), (k, row)
+
+
+def test_sampled_all_equal_scores_give_random_ranking_values():
+    got = sampled_metrics(torch.zeros(3, 100), [10])
+    assert torch.allclose(got["auc"], torch.full((3,), 0.5, dtype=torch.float64))
+    assert torch.allclose(got["hr@10"], torch.full((3,), 0.1, dtype=torch.float64))
+
+
+def ref_full(scores: np.ndarray, pos: list[int], masked: set[int], ks):
+    n = len(scores)
+    unmasked = [j for j in range(n) if j not in masked]
+    prank = {i: sum(1 for j in unmasked if j != i and scores[j] >= scores[i]) for i in pos}
+    negs = [j for j in unmasked if j not in pos]
+    auc = np.mean([np.mean([(scores[i] > scores[j]) + 0.5 * (scores[i] == scores[j]) for j in negs]) for i in pos])
+    out = {"auc": auc, "mrr": 1 / (min(prank.values()) + 1)}
+    for k in ks:
+        hits = [i for i in pos if prank[i] < k]
+        out[f"recall@{k}"] = len(hits) / len(pos)
+        out[f"hr@{k}"] = float(len(hits) > 0)
+        idcg = sum(1 / np.log2(r + 2) for r in range(min(k, len(pos))))
+        out[f"ndcg@{k}"] = sum(1 / np.log2(prank[i] + 2) for i in hits) / idcg
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_full_metrics_match_reference(seed):
+    rng = np.random.default_rng(100 + seed)
+    n_users, n_items, ks = 25, 30, [3, 10]
+    scores = rng.integers(0, 6, size=(n_users, n_items)).astype(np.float32)
+    positives = np.full((n_users, 5), -1)
+    refs = []
+    masked_scores = scores.copy()
+    for u in range(n_users):
+        perm = rng.permutation(n_items)
+        pos = sorted(perm[: rng.integers(1, 6)].tolist())
+        masked = set(perm[6 : 6 + rng.integers(0, 8)].tolist())
+        positives[u, : len(pos)] = pos
+        masked_scores[u, list(masked)] = -np.inf
+        refs.append(ref_full(scores[u], pos, masked, ks))
+    got = full_metrics(torch.as_tensor(masked_scores), torch.as_tensor(positives), ks)
+    for u, ref in enumerate(refs):
+        for k, v in ref.items():
+            assert got[k][u].item() == pytest.approx(v, abs=1e-9), (u, k)
+
+
+def test_full_constant_scores_get_no_credit_from_ties():
+    scores = torch.zeros(2, 50)
+    positives = torch.tensor([[3, -1], [7, 9]])
+    got = full_metrics(scores, positives, [10])
+    assert got["recall@10"].tolist() == [0.0, 0.0]
+    assert torch.allclose(got["auc"], torch.full((2,), 0.5, dtype=torch.float64))
+
+
+def test_buckets():
+    m = {"auc": torch.tensor([1.0, 0.0, 0.5, 0.5])}
+    out = by_bucket(m, torch.tensor([3, 10, 30, 40]))
+    assert out["<=5"] == {"users": 1, "auc": 1.0}
+    assert out[">20"] == {"users": 2, "auc": 0.5}

@@ -1,0 +1,129 @@
+"""Tiny trainings through the real entry point: learning, determinism, resume, signals, CLIs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_module
+
+pytestmark = pytest.mark.slow
+
+
+def train(tmp: Path, name: str, *overrides: str, processed: Path):
+    out = tmp / name
+    r = run_module("gcfa_dgl.train", "experiment=tiny_synthetic", f"hydra.run.dir={out}",
+                   f"paths.processed_dir={processed}", *overrides)
+    return r, out
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory):
+    return tmp_path_factory.mktemp("processed")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, processed):
+    tmp = tmp_path_factory.mktemp("runs")
+    r, out = train(tmp, "a", processed=processed)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_training_learns_and_writes_its_run_directory(trained):
+    m = metrics(trained)
+    assert m["valid"]["sampled/auc"] > 0.75  # random is 0.5
+    assert m["test"]["full/recall@20"] > 0
+    assert [h["epoch"] for h in m["history"]] == [1, 2, 3]
+    assert m["history"][-1]["loss"] < m["history"][0]["loss"]
+    for f in ("best.pt", "last.pt", "curves.png", "timing.json", ".hydra/config.yaml"):
+        assert (trained / f).exists(), f
+    assert set(m["buckets"]["test"]["full"]) <= {"<=5", "6-20", ">20"}
+
+
+def test_beats_popularity(trained, processed, tmp_path):
+    r, pop = train(tmp_path, "pop", "model=pop", processed=processed)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert metrics(trained)["test"]["sampled/auc"] > metrics(pop)["test"]["sampled/auc"]
+
+
+def test_same_seed_same_metrics(trained, processed, tmp_path):
+    r, again = train(tmp_path, "again", processed=processed)
+    assert r.returncode == 0
+    assert (again / "metrics.json").read_bytes() == (trained / "metrics.json").read_bytes()
+
+
+def test_resume_equals_uninterrupted(trained, processed, tmp_path):
+    r, run = train(tmp_path, "resumed", "train.epochs=1", processed=processed)
+    assert r.returncode == 0
+    r = run_module("gcfa_dgl.train", "experiment=tiny_synthetic", f"hydra.run.dir={run}",
+                   f"paths.processed_dir={processed}", "train.epochs=3", "train.resume=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    a, b = metrics(trained), metrics(run)
+    assert a == b
+
+
+def test_sigterm_mid_epoch_exits_cleanly_and_resumes(processed, tmp_path):
+    run, ref = tmp_path / "killed", tmp_path / "ref"
+    common = ["experiment=tiny_synthetic", f"paths.processed_dir={processed}", "sampler.batch_size=16",
+              "train.max_batches=150"]
+    p = subprocess.Popen([sys.executable, "-m", "gcfa_dgl.train", *common, f"hydra.run.dir={run}"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run / "last.pt").exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)  # into epoch 2
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
+    assert "SIGTERM" in err and "train.resume=true" in err
+    assert "Traceback" not in err
+    assert len(metrics_history_of(run)) == 1  # the finished epoch is kept
+    r = run_module("gcfa_dgl.train", *common, f"hydra.run.dir={run}", "train.resume=true")
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_module("gcfa_dgl.train", *common, f"hydra.run.dir={ref}")
+    assert r.returncode == 0
+    assert metrics(run) == metrics(ref)
+
+
+def metrics_history_of(run: Path) -> list:
+    import torch
+
+    return torch.load(run / "last.pt", weights_only=True)["history"]
+
+
+def test_evaluate_and_recommend_clis(trained, tmp_path):
+    r = run_module("gcfa_dgl.evaluate", f"run_dir={trained}", "split=test")
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout)
+    assert res["sampled/auc"] == pytest.approx(metrics(trained)["test"]["sampled/auc"])
+    r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "user=0", "k=5")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "title" in r.stdout and len(r.stdout.strip().splitlines()) == 6
+    out = tmp_path / "recs.csv"
+    r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "users=all", "k=3", f"out={out}")
+    assert r.returncode == 0
+    import pandas as pd
+
+    recs = pd.read_csv(out)
+    assert len(recs) == 300 * 3
+    r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "user=nobody")
+    assert r.returncode == 2 and "unknown user" in r.stderr
+
+
+def test_bad_config_fails_before_loading_data(tmp_path, processed):
+    r, _ = train(tmp_path, "bad", "sampler.fanouts=[5,5,5]", processed=processed)
+    assert r.returncode == 2 and "sampler.fanouts" in r.stderr
+    r, _ = train(tmp_path, "bad2", "model.lr=-1", processed=processed)
+    assert r.returncode == 2 and "model.lr" in r.stderr
+    r, _ = train(tmp_path, "bad3", "eval.ks_full=[100000]", processed=processed)
+    assert r.returncode == 2 and "eval.ks_full" in r.stderr
