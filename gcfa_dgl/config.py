@@ -49,6 +49,9 @@ class SamplerConfig:
     reject_positives: bool = True
     num_workers: int = 0
     persistent_workers: bool = True
+    # Sample on one thread so the same seed gives the same neighbourhoods (DGL's multi-threaded
+    # sampling is not reproducible); false trades that for speed when num_workers is 0.
+    deterministic: bool = True
 
 
 class Aggregator(str, Enum):
@@ -77,6 +80,7 @@ class ModelConfig:
 class GCFAConfig(ModelConfig):
     _target_: str = "gcfa_dgl.models.gcfa.GCFA"
     name: str = "gcfa"
+    lr: float = 5e-3
     dropout: float = 0.1
     aggregator: Aggregator = Aggregator.pooling
     attention: bool = True

@@ -42,9 +42,13 @@ class ImportanceSampler(BlockSampler):
         mode: str = "weighted",
         alpha: float = 1.0,
         weight: str = "tightness",
+        deterministic: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # DGL's samplers split seeds over OpenMP threads with per-thread random streams, so the
+        # same seed gives different neighbourhoods run to run; one thread makes them reproducible.
+        self.deterministic = deterministic
         if mode not in MODES:
             raise ValueError(f"sampler mode must be one of {MODES}, got {mode!r}")
         if not fanouts:
@@ -109,6 +113,16 @@ class ImportanceSampler(BlockSampler):
     def sample_blocks(self, g, seed_nodes, exclude_eids=None):
         if g is not self._graph:
             self._bind(g)
+        threads = torch.get_num_threads()
+        if not self.deterministic or threads == 1:
+            return self._sample(g, seed_nodes, exclude_eids)
+        torch.set_num_threads(1)
+        try:
+            return self._sample(g, seed_nodes, exclude_eids)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _sample(self, g, seed_nodes, exclude_eids):
         output_nodes = seed_nodes
         blocks = []
         for fo in reversed(self._fanouts):
@@ -248,7 +262,7 @@ def edge_loader(
         reverse_etypes={RATES: RATED_BY, RATED_BY: RATES},
         negative_sampler=negative_sampler,
     )
-    return dgl.dataloading.DataLoader(
+    loader = dgl.dataloading.DataLoader(
         g,
         {RATES: eids},
         edge_sampler,
@@ -259,6 +273,18 @@ def edge_loader(
         persistent_workers=persistent_workers and num_workers > 0,
         use_ddp=use_ddp,
     )
+    loader.initial_order = loader.dataset._indices.clone()
+    return loader
+
+
+def restart_order(loader: dgl.dataloading.DataLoader) -> None:
+    """Put the edge order back to where it started.
+
+    DGL shuffles its index array in place each epoch, so epoch e's order depends on every earlier
+    epoch. Restoring it first makes an epoch's order a function of the RNG seed alone, which is what
+    lets an interrupted run resume to exactly the same result.
+    """
+    loader.dataset._indices.copy_(loader.initial_order)
 
 
 LayerFn = Callable[[int, Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -283,7 +309,8 @@ def layerwise_inference(
     h = inputs
     nodes = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
     for layer, fanout in enumerate(sampler.fanouts):
-        one = ImportanceSampler([fanout], mode=sampler.mode, alpha=sampler.alpha, weight=sampler.weight)
+        one = ImportanceSampler([fanout], mode=sampler.mode, alpha=sampler.alpha, weight=sampler.weight,
+                                deterministic=sampler.deterministic)
         loader = dgl.dataloading.DataLoader(
             g, nodes, one, batch_size=batch_size, shuffle=False, num_workers=num_workers
         )

@@ -31,7 +31,7 @@ from gcfa_dgl import checkpoint
 from gcfa_dgl.config import validate, validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.evaluate import Evaluator
-from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader
+from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader, restart_order
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def effective_fanouts(cfg: Any) -> list[Any]:
 def make_sampler(cfg: Any, data: ProcessedData, train: bool = True) -> ImportanceSampler:
     s = cfg.sampler
     mode = value(s.mode if train else s.eval_mode)
-    sampler = ImportanceSampler(effective_fanouts(cfg), mode=mode, alpha=float(s.alpha))
+    sampler = ImportanceSampler(effective_fanouts(cfg), mode=mode, alpha=float(s.alpha),
+                                deterministic=bool(s.deterministic))
     sampler.prepare(data.graph)
     return sampler
 
@@ -223,6 +224,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             if state["bad"] >= t_cfg.patience:
                 break
             seed_all(cfg.seed * 100_003 + epoch)  # per-epoch seeds make resuming exact
+            restart_order(loader)
             model.train()
             t0 = time.perf_counter()
             total, count = 0.0, 0
