@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data test test-fast lint bench bench-sampler bench-prep
+.PHONY: help install data train test test-fast lint bench bench-sampler bench-prep
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
 	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
+	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
@@ -26,6 +27,9 @@ $(VENV)/.installed: pyproject.toml
 
 data: install
 	$(PY) -m data_prep dataset=$(DATASET) $(ARGS)
+
+train: install
+	$(PY) -m gcfa_dgl.train experiment=quick_ml100k $(ARGS)
 
 test: install
 	$(PY) -m pytest $(ARGS)
