@@ -56,4 +56,4 @@ def load_run(run_dir: Path, which: str = "best") -> Run:
     model = build_model(cfg, data)
     if model.trainable:
         model.load_state_dict(load(run_dir / f"{which}.pt")["model"])
-    return Run(cfg, data, model, build_evaluator(cfg, data), make_sampler(cfg, data, train=False))
+    return Run(cfg, data, model, build_evaluator(cfg, data), make_sampler(cfg, data, model, train=False))

@@ -93,6 +93,46 @@ class GCFAConfig(ModelConfig):
 
 
 @dataclass
+class BPRConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.mf.BPR"
+    name: str = "bpr"
+    l2: float = 1e-4
+
+
+@dataclass
+class NeuMFConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.mf.NeuMF"
+    name: str = "neumf"
+    l2: float = 0.0
+    dropout: float = 0.0
+
+
+@dataclass
+class GCMCConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.gcmc.GCMC"
+    name: str = "gcmc"
+    l2: float = 0.0
+    dropout: float = 0.3
+    bases: int = 2
+
+
+@dataclass
+class GraphRecConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.graphrec.GraphRec"
+    name: str = "graphrec"
+    l2: float = 0.0
+    dropout: float = 0.5
+
+
+@dataclass
+class LightGCNConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.lightgcn.LightGCN"
+    name: str = "lightgcn"
+    l2: float = 1e-4
+    layers: int = 3
+
+
+@dataclass
 class PopConfig(ModelConfig):
     _target_: str = "gcfa_dgl.models.pop.Pop"
     name: str = "pop"
@@ -160,6 +200,8 @@ def register_configs() -> None:
     cs.store(group="sampler", name="base_sampler", node=SamplerConfig)
     cs.store(group="model", name="base_gcfa", node=GCFAConfig)
     cs.store(group="model", name="base_pop", node=PopConfig)
+    for node in (BPRConfig, NeuMFConfig, GCMCConfig, GraphRecConfig, LightGCNConfig):
+        cs.store(group="model", name=f"base_{node.name}", node=node)
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="eval", name="base_eval", node=EvalConfig)
     cs.store(name="base_config", node=Config)

@@ -35,10 +35,6 @@ from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_load
 
 log = logging.getLogger(__name__)
 
-# Edge types each model switch turns off (their fanout becomes 0: not even sampled).
-_SWITCHED = {"social_edges": ("similar", "co_watched"), "info_edges": ("has", "describes")}
-
-
 class TrainingError(UserError):
     """Training cannot go on (for example a NaN loss); the message says what was kept."""
 
@@ -70,26 +66,29 @@ def build_model(cfg: Any, data: ProcessedData):
         n_info=data.meta.counts.info,
         n_ratings=max(1, len(data.meta.rating_values)),
         video_feat=feat,
+        graph=g,
         _convert_="all",
     )
 
 
-def effective_fanouts(cfg: Any) -> list[Any]:
-    """The sampler fanouts with edge types of switched-off model components set to 0."""
-    off = [et for key, ets in _SWITCHED.items() if cfg.model.get(key, True) is False for et in ets]
+def effective_fanouts(cfg: Any, model) -> list[Any]:
+    """The sampler fanouts, with 0 for the edge types the model does not read."""
+    fanouts = OmegaConf.to_container(cfg.sampler.fanouts, resolve=True)
+    if not model.uses_blocks:
+        return [0]
+    if model.edge_types is None:
+        return fanouts
     out = []
-    for f in OmegaConf.to_container(cfg.sampler.fanouts, resolve=True):
-        if off:
-            f = dict(f) if isinstance(f, dict) else {et: f for et in ETYPE_NAMES}
-            f.update({et: 0 for et in off})
-        out.append(f)
+    for f in fanouts:
+        f = dict(f) if isinstance(f, dict) else {et: f for et in ETYPE_NAMES}
+        out.append({et: (k if et in model.edge_types else 0) for et, k in f.items()})
     return out
 
 
-def make_sampler(cfg: Any, data: ProcessedData, train: bool = True) -> ImportanceSampler:
+def make_sampler(cfg: Any, data: ProcessedData, model, train: bool = True) -> ImportanceSampler:
     s = cfg.sampler
     mode = value(s.mode if train else s.eval_mode)
-    sampler = ImportanceSampler(effective_fanouts(cfg), mode=mode, alpha=float(s.alpha),
+    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha),
                                 deterministic=bool(s.deterministic))
     sampler.prepare(data.graph)
     return sampler
@@ -156,7 +155,7 @@ def run(cfg: Any, out_dir: Path) -> float:
     seed_all(cfg.seed)
     model = build_model(cfg, data)
     evaluator = build_evaluator(cfg, data)
-    eval_sampler = make_sampler(cfg, data, train=False)
+    eval_sampler = make_sampler(cfg, data, model, train=False)
     protocols = list(cfg.eval.protocols)
     monitor = cfg.train.monitor
     timing: dict[str, Any] = {"epoch_seconds": []}
@@ -196,7 +195,7 @@ def run(cfg: Any, out_dir: Path) -> float:
 def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timing) -> dict:
     t_cfg = cfg.train
     g = data.graph
-    sampler = make_sampler(cfg, data, train=True)
+    sampler = make_sampler(cfg, data, model, train=True)
     s = cfg.sampler
     negs = VideoNegativeSampler(s.num_negatives, value(s.negative), s.reject_positives)
     loader = edge_loader(g, torch.arange(g.num_edges("rates")), sampler, negs, s.batch_size,

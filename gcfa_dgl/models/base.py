@@ -24,6 +24,10 @@ class Recommender(nn.Module):
     trainable = True
     # "bce": binary cross-entropy on positives and negatives [13]; "bpr": -log σ(pos - neg).
     objective = "bce"
+    # False: the model reads no sampled neighbourhoods (the trainer samples none for it).
+    uses_blocks = True
+    # Edge types the model reads (None: all); the others get fanout 0 and are never sampled.
+    edge_types: tuple[str, ...] | None = None
 
     def __init__(self, lr: float = 1e-3, l2: float = 0.0) -> None:
         super().__init__()

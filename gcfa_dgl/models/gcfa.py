@@ -74,6 +74,7 @@ class GCFA(Recommender):
         if self.use_info:
             etypes += [HAS, DESCRIBES]
         self.etypes = etypes
+        self.edge_types = tuple(et[1] for et in etypes)
         self.props = nn.ModuleList(Propagation(dim, etypes, opinion, dropout) for _ in range(propagation_layers))
         self.hist = nn.ModuleDict({
             "user": OpinionAttention(dim, attention, opinion, dropout),
