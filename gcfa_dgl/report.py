@@ -1,8 +1,16 @@
-"""Summarise runs: `python -m gcfa_dgl.report <run or multirun dirs> [--split test] [--metrics ...]`.
+"""Summarise runs into tables and figures.
 
-Every `metrics.json` below the given directories is one run; runs are grouped by dataset and
-model and each metric is shown as mean ± std over the group's seeds (sample std, n-1), with the
-number of runs and the mean seconds per epoch. Markdown on stdout; `--csv` writes the tidy table.
+    python -m gcfa_dgl.report <run or multirun dirs> [--out DIR] [--split test] [--metrics ...]
+
+Every `metrics.json` below the given directories is one run. Runs are grouped by dataset, model
+and variant (the model and sampler settings that differ between runs of the same model, e.g.
+`attention=False`), and each metric is shown as mean ± std over the group's seeds (sample std),
+with the number of runs and the mean seconds per epoch. The best mean of each column is in bold,
+and a last row gives GCFA's relative improvement over the best other model.
+
+With `--out DIR`: `table.csv` (tidy: one row per run and metric), `table.md`, `ablation.md` (GCFA
+variants only, when there are several), `fig_auc.{png,svg}` (the paper's Figure 3: a grouped bar
+chart of AUC per dataset with std error bars) and `loss_curves.{png,svg}`.
 """
 
 from __future__ import annotations
@@ -14,47 +22,149 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 DEFAULT_METRICS = ["full/recall@20", "full/ndcg@20", "full/auc", "sampled/auc", "sampled/ndcg@10",
                    "sampled_n1/auc", "sampled_n1/ndcg@1", "sampled_n1/ndcg@2"]
+REFERENCE_MODEL = "gcfa"
+
+
+def _settings(run: Path) -> dict[str, str]:
+    """Model and sampler settings of a run, flattened (empty when the run has no Hydra config)."""
+    cfg_path = run / ".hydra" / "config.yaml"
+    if not cfg_path.exists():
+        return {}
+    cfg = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=False)
+    out = {k: str(v) for k, v in cfg.get("model", {}).items() if k not in ("_target_", "name")}
+    for k in ("mode", "alpha", "fanouts"):
+        if k in cfg.get("sampler", {}):
+            out[f"sampler.{k}"] = str(cfg["sampler"][k])
+    return out
 
 
 def collect(dirs: list[Path], split: str) -> pd.DataFrame:
-    """One row per (run, metric): dataset, model, seed, run, metric, value, epoch seconds."""
-    rows = []
+    """One row per (run, metric): dataset, model, variant, seed, run, metric, value, timings."""
+    runs = []
     for d in dirs:
         for path in sorted(d.rglob("metrics.json")):
             m = json.loads(path.read_text())
             timing = path.with_name("timing.json")
             secs = json.loads(timing.read_text()).get("epoch_seconds", []) if timing.exists() else []
-            for metric, value in m[split].items():
-                rows.append({"dataset": m["dataset"], "model": m["model"], "seed": m["seed"],
-                             "run": str(path.parent), "metric": metric, "value": value,
-                             "epoch_seconds": statistics.mean(secs) if secs else float("nan"),
-                             "best_epoch": m.get("best_epoch", 0)})
+            runs.append((path.parent, m, secs, _settings(path.parent)))
+    # A variant is what differs between runs of the same dataset and model.
+    keys: dict[tuple[str, str], set[str]] = {}
+    for _, m, _, st in runs:
+        keys.setdefault((m["dataset"], m["model"]), set()).update(st)
+    rows = []
+    for run, m, secs, st in runs:
+        group = [s for _, mm, _, s in runs if (mm["dataset"], mm["model"]) == (m["dataset"], m["model"])]
+        differing = sorted(k for k in keys[(m["dataset"], m["model"])]
+                           if len({g.get(k) for g in group}) > 1)
+        variant = ", ".join(f"{k}={st.get(k)}" for k in differing)
+        for metric, value in m[split].items():
+            rows.append({"dataset": m["dataset"], "model": m["model"], "variant": variant, "seed": m["seed"],
+                         "run": str(run), "metric": metric, "value": value,
+                         "epoch_seconds": statistics.mean(secs) if secs else float("nan"),
+                         "best_epoch": m.get("best_epoch", 0)})
     return pd.DataFrame(rows)
 
 
-def _pm(values: pd.Series) -> str:
-    if len(values) < 2:
-        return f"{values.mean():.4f}"
-    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+def _history(dirs: list[Path]) -> pd.DataFrame:
+    rows = []
+    for d in dirs:
+        for path in sorted(d.rglob("metrics.json")):
+            m = json.loads(path.read_text())
+            rows += [{"dataset": m["dataset"], "model": m["model"], "run": str(path.parent),
+                      "epoch": h["epoch"], "loss": h["loss"]} for h in m.get("history", [])]
+    return pd.DataFrame(rows)
 
 
-def markdown(df: pd.DataFrame, metrics: list[str]) -> str:
+def summary(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Mean, std and count per (dataset, model, variant, metric)."""
+    df = df[df["metric"].isin(metrics)]
+    g = df.groupby(["dataset", "model", "variant", "metric"])["value"]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    secs = df.drop_duplicates("run").groupby(["dataset", "model", "variant"])["epoch_seconds"].mean()
+    return out.merge(secs.rename("epoch_seconds").reset_index(), on=["dataset", "model", "variant"])
+
+
+def _cell(mean: float, std: float, n: int, bold: bool) -> str:
+    text = f"{mean:.4f}" if n < 2 or std != std else f"{mean:.4f} ± {std:.4f}"
+    return f"**{text}**" if bold else text
+
+
+def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
     lines = []
-    for dataset, dd in df.groupby("dataset", sort=True):
+    for dataset, dd in s.groupby("dataset", sort=True):
         cols = [m for m in metrics if m in set(dd["metric"])]
         lines += [f"**{dataset}**", "", "| model | runs | " + " | ".join(cols) + " | s / epoch |",
                   "|---|---:|" + "---:|" * len(cols) + "---:|"]
-        for model, dm in dd.groupby("model", sort=True):
-            runs = dm["run"].nunique()
-            cells = [_pm(dm[dm["metric"] == c]["value"]) for c in cols]
-            secs = dm.drop_duplicates("run")["epoch_seconds"].mean()
-            lines.append(f"| {model} | {runs} | " + " | ".join(cells) + f" | {secs:.0f} |"
-                         if secs == secs else f"| {model} | {runs} | " + " | ".join(cells) + " | – |")
+        best = {c: dd[dd["metric"] == c]["mean"].max() for c in cols}
+        for (model, variant), dm in dd.groupby(["model", "variant"], sort=True):
+            by = dm.set_index("metric")
+            cells = [_cell(by.loc[c, "mean"], by.loc[c, "std"], int(by.loc[c, "count"]), by.loc[c, "mean"] == best[c])
+                     if c in by.index else "–" for c in cols]
+            secs = dm["epoch_seconds"].iloc[0]
+            label = f"{model} ({variant})" if variant else model
+            lines.append(f"| {label} | {int(dm['count'].max())} | " + " | ".join(cells)
+                         + (f" | {secs:.0f} |" if secs == secs else " | – |"))
+        ref = dd[(dd["model"] == REFERENCE_MODEL) & (dd["variant"] == "")]
+        others = dd[dd["model"] != REFERENCE_MODEL]
+        if not ref.empty and not others.empty:
+            cells = []
+            for c in cols:
+                r, o = ref[ref["metric"] == c]["mean"], others[others["metric"] == c]["mean"]
+                cells.append(f"{(r.iloc[0] - o.max()) / o.max():+.1%}" if len(r) and len(o) and o.max() else "–")
+            lines.append(f"| {REFERENCE_MODEL} vs best other | | " + " | ".join(cells) + " | |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _save(fig, out: Path, stem: str) -> None:
+    for ext in ("png", "svg"):
+        fig.savefig(out / f"{stem}.{ext}", dpi=110)
+
+
+def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    bars = s[(s["metric"] == bar_metric) & (s["variant"] == "")]
+    if not bars.empty:
+        datasets, models = sorted(bars["dataset"].unique()), sorted(bars["model"].unique())
+        fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(datasets) * max(1, len(models)) / 3, 4))
+        width = 0.8 / len(models)
+        for i, model in enumerate(models):
+            sub = bars[bars["model"] == model].set_index("dataset")
+            means = [sub["mean"].get(d, np.nan) for d in datasets]
+            stds = [sub["std"].get(d, 0.0) if sub["std"].get(d, 0.0) == sub["std"].get(d, 0.0) else 0.0
+                    for d in datasets]
+            ax.bar(np.arange(len(datasets)) + i * width - 0.4 + width / 2, means, width, yerr=stds,
+                   capsize=3, label=model)
+        ax.set_xticks(np.arange(len(datasets)), datasets)
+        low = np.nanmin(bars["mean"] - bars["std"].fillna(0))
+        ax.set_ylim(max(0.0, low - 0.05), min(1.0, np.nanmax(bars["mean"] + bars["std"].fillna(0)) + 0.03))
+        ax.set_ylabel(bar_metric)
+        ax.set_title(f"{bar_metric} by dataset (mean ± std over seeds)")
+        ax.legend(ncol=min(len(models), 4), fontsize=8)
+        fig.tight_layout()
+        _save(fig, out, "fig_auc")
+        plt.close(fig)
+    if not hist.empty:
+        datasets = sorted(hist["dataset"].unique())
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.6), squeeze=False)
+        for ax, d in zip(axes[0], datasets):
+            for model, dm in hist[hist["dataset"] == d].groupby("model"):
+                curve = dm.groupby("epoch")["loss"].mean()
+                ax.plot(curve.index, curve.values, marker="o", ms=3, label=model)
+            ax.set(title=f"training loss: {d}", xlabel="epoch", ylabel="loss (mean over runs)")
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        _save(fig, out, "loss_curves")
+        plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("dirs", type=Path, nargs="+")
     p.add_argument("--split", choices=["valid", "test"], default="test")
     p.add_argument("--metrics", nargs="+", default=DEFAULT_METRICS)
+    p.add_argument("--bar-metric", default="sampled_n1/auc")
+    p.add_argument("--out", type=Path, default=None)
     p.add_argument("--csv", type=Path, default=None)
     args = p.parse_args(argv)
     missing = [d for d in args.dirs if not d.is_dir()]
@@ -70,9 +182,19 @@ def main(argv: list[str] | None = None) -> None:
     df = collect(args.dirs, args.split)
     if df.empty:
         sys.exit(f"error: no metrics.json below {', '.join(map(str, args.dirs))}")
-    print(markdown(df, args.metrics))
+    s = summary(df, list(dict.fromkeys([*args.metrics, args.bar_metric])))
+    text = markdown(s, args.metrics)
+    print(text)
     if args.csv:
         df.to_csv(args.csv, index=False)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out / "table.csv", index=False)
+        (args.out / "table.md").write_text(text + "\n")
+        gcfa = s[s["model"] == REFERENCE_MODEL]
+        if gcfa["variant"].nunique() > 1:
+            (args.out / "ablation.md").write_text(markdown(gcfa, args.metrics) + "\n")
+        plots(s, _history(args.dirs), args.out, args.bar_metric)
 
 
 if __name__ == "__main__":
