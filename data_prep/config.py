@@ -162,7 +162,8 @@ def value(x: Any) -> Any:
     return x.value if isinstance(x, Enum) else x
 
 
-def _check(ok: bool, key: str, message: str) -> None:
+def check(ok: bool, key: str, message: str) -> None:
+    """Raise ConfigError naming `key` unless `ok`."""
     if not ok:
         raise ConfigError(f"config key {key}: {message}")
 
@@ -170,38 +171,38 @@ def _check(ok: bool, key: str, message: str) -> None:
 def validate_dataset(cfg: Any) -> None:
     """Value checks the schema cannot express; raise ConfigError naming the key."""
     d = cfg
-    _check(bool(d.name) and "/" not in d.name, "dataset.name", f"must be a plain name, got {d.name!r}")
-    _check(d.id_type in ("int", "str"), "dataset.id_type", f"must be 'int' or 'str', got {d.id_type!r}")
-    _check(d.min_user_interactions >= 0, "dataset.min_user_interactions", "must be >= 0")
-    _check(d.min_item_interactions >= 0, "dataset.min_item_interactions", "must be >= 0")
+    check(bool(d.name) and "/" not in d.name, "dataset.name", f"must be a plain name, got {d.name!r}")
+    check(d.id_type in ("int", "str"), "dataset.id_type", f"must be 'int' or 'str', got {d.id_type!r}")
+    check(d.min_user_interactions >= 0, "dataset.min_user_interactions", "must be >= 0")
+    check(d.min_item_interactions >= 0, "dataset.min_item_interactions", "must be >= 0")
     r = list(d.split.ratios)
-    _check(
+    check(
         len(r) == 3 and all(x >= 0 for x in r) and abs(sum(r) - 1.0) < 1e-6 and r[0] > 0,
         "dataset.split.ratios",
         f"must be three non-negative fractions summing to 1 with train > 0, got {r}",
     )
-    _check(d.negatives.num >= 1, "dataset.negatives.num", f"must be >= 1, got {d.negatives.num}")
-    _check(d.tightness.top_m >= 1, "dataset.tightness.top_m", f"must be >= 1, got {d.tightness.top_m}")
-    _check(d.tightness.block_mb >= 1, "dataset.tightness.block_mb", "must be >= 1")
+    check(d.negatives.num >= 1, "dataset.negatives.num", f"must be >= 1, got {d.negatives.num}")
+    check(d.tightness.top_m >= 1, "dataset.tightness.top_m", f"must be >= 1, got {d.tightness.top_m}")
+    check(d.tightness.block_mb >= 1, "dataset.tightness.block_mb", "must be >= 1")
     if d.rating_range is not None:
-        _check(
+        check(
             len(d.rating_range) == 2 and d.rating_range[0] <= d.rating_range[1],
             "dataset.rating_range",
             f"must be [min, max], got {list(d.rating_range)}",
         )
     if d.source == Source.csv:
-        _check(d.path is not None, "dataset.path", "the csv source needs the interactions file")
+        check(d.path is not None, "dataset.path", "the csv source needs the interactions file")
     s = d.synthetic
     if d.source == Source.synthetic:
         for k in ("n_users", "n_items", "n_interactions", "n_clusters"):
-            _check(getattr(s, k) >= 1, f"dataset.synthetic.{k}", "must be >= 1")
-        _check(s.n_info >= 0, "dataset.synthetic.n_info", "must be >= 0")
-        _check(
+            check(getattr(s, k) >= 1, f"dataset.synthetic.{k}", "must be >= 1")
+        check(s.n_info >= 0, "dataset.synthetic.n_info", "must be >= 0")
+        check(
             s.n_interactions <= s.n_users * s.n_items // 2,
             "dataset.synthetic.n_interactions",
             "must be at most half of n_users * n_items",
         )
-        _check(0.0 <= s.in_cluster <= 1.0, "dataset.synthetic.in_cluster", "must be in [0, 1]")
+        check(0.0 <= s.in_cluster <= 1.0, "dataset.synthetic.in_cluster", "must be in [0, 1]")
 
 
 def register_configs() -> None:

@@ -15,8 +15,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from data_prep.config import DatasetConfig, PathsConfig
-from data_prep.errors import ConfigError
+from data_prep.config import DatasetConfig, PathsConfig, check
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 
 
@@ -173,23 +172,18 @@ class Config:
     seed: int = 0
 
 
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"config key {key}: {message}")
-
-
 def validate_sampler(s: Any) -> None:
-    _check(len(s.fanouts) >= 1, "sampler.fanouts", "needs one entry per layer")
+    check(len(s.fanouts) >= 1, "sampler.fanouts", "needs one entry per layer")
     for i, f in enumerate(s.fanouts):
         key = f"sampler.fanouts[{i}]"
         items = f.items() if isinstance(f, Mapping) else [(None, f)]
         for et, k in items:
-            _check(et is None or et in KNOWN_ETYPES, key, f"unknown edge type {et!r}; known: {sorted(KNOWN_ETYPES)}")
-            _check(isinstance(k, int) and (k > 0 or k == -1), key, f"fanout must be a positive integer or -1, got {k!r}")
-    _check(s.alpha > 0, "sampler.alpha", f"must be > 0, got {s.alpha}")
-    _check(s.batch_size >= 1, "sampler.batch_size", f"must be >= 1, got {s.batch_size}")
-    _check(s.num_negatives >= 1, "sampler.num_negatives", f"must be >= 1, got {s.num_negatives}")
-    _check(s.num_workers >= 0, "sampler.num_workers", f"must be >= 0, got {s.num_workers}")
+            check(et is None or et in KNOWN_ETYPES, key, f"unknown edge type {et!r}; known: {sorted(KNOWN_ETYPES)}")
+            check(isinstance(k, int) and (k > 0 or k == -1), key, f"fanout must be a positive integer or -1, got {k!r}")
+    check(s.alpha > 0, "sampler.alpha", f"must be > 0, got {s.alpha}")
+    check(s.batch_size >= 1, "sampler.batch_size", f"must be >= 1, got {s.batch_size}")
+    check(s.num_negatives >= 1, "sampler.num_negatives", f"must be >= 1, got {s.num_negatives}")
+    check(s.num_workers >= 0, "sampler.num_workers", f"must be >= 0, got {s.num_workers}")
 
 
 def register_configs() -> None:
@@ -214,38 +208,38 @@ def validate(cfg: Any) -> None:
     validate_dataset(cfg.dataset)
     validate_sampler(cfg.sampler)
     m, t, e = cfg.model, cfg.train, cfg.eval
-    _check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
-    _check(m.lr > 0 or m.name == "pop", "model.lr", f"must be > 0, got {m.lr}")
-    _check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
+    check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
+    check(m.lr > 0 or m.name == "pop", "model.lr", f"must be > 0, got {m.lr}")
+    check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
     if "dropout" in m:
-        _check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+        check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     if "propagation_layers" in m:
         layers = m.propagation_layers
-        _check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")
-        _check(
+        check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")
+        check(
             len(cfg.sampler.fanouts) == max(1, layers),
             "sampler.fanouts",
             f"has {len(cfg.sampler.fanouts)} entries but model.propagation_layers={layers} needs "
             f"{max(1, layers)} (one per layer, at least one for the attention head)",
         )
-    _check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
-    _check(t.patience >= 1, "train.patience", f"must be >= 1, got {t.patience}")
-    _check(t.eval_every >= 1, "train.eval_every", f"must be >= 1, got {t.eval_every}")
-    _check(t.max_batches is None or t.max_batches >= 1, "train.max_batches", "must be >= 1 or null")
-    _check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
+    check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
+    check(t.patience >= 1, "train.patience", f"must be >= 1, got {t.patience}")
+    check(t.eval_every >= 1, "train.eval_every", f"must be >= 1, got {t.eval_every}")
+    check(t.max_batches is None or t.max_batches >= 1, "train.max_batches", "must be >= 1 or null")
+    check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
     bad = [p for p in e.protocols if p not in ("sampled", "full")]
-    _check(not bad and len(e.protocols) > 0, "eval.protocols", f"known protocols are sampled and full, got {list(e.protocols)}")
-    _check(all(k >= 1 for k in [*e.ks_sampled, *e.ks_full]), "eval.ks_full", "every K must be >= 1")
+    check(not bad and len(e.protocols) > 0, "eval.protocols", f"known protocols are sampled and full, got {list(e.protocols)}")
+    check(all(k >= 1 for k in [*e.ks_sampled, *e.ks_full]), "eval.ks_full", "every K must be >= 1")
     proto, _, metric = t.monitor.partition("/")
-    _check(proto in ("sampled", "sampled_n1", "full") and bool(metric), "train.monitor",
+    check(proto in ("sampled", "sampled_n1", "full") and bool(metric), "train.monitor",
            f"must look like full/ndcg@20 or sampled/auc, got {t.monitor!r}")
-    _check(proto.startswith("sampled") and "sampled" in e.protocols or proto == "full" and "full" in e.protocols,
+    check(proto.startswith("sampled") and "sampled" in e.protocols or proto == "full" and "full" in e.protocols,
            "train.monitor", f"{t.monitor!r} needs its protocol in eval.protocols")
 
 
 def validate_against_data(cfg: Any, n_videos: int, n_negatives: int) -> None:
     """Checks that need the dataset's size (K against the number of videos)."""
     for k in cfg.eval.ks_full:
-        _check(k <= n_videos, "eval.ks_full", f"K={k} exceeds the {n_videos} videos of the dataset")
+        check(k <= n_videos, "eval.ks_full", f"K={k} exceeds the {n_videos} videos of the dataset")
     for k in cfg.eval.ks_sampled:
-        _check(k <= n_negatives + 1, "eval.ks_sampled", f"K={k} exceeds the {n_negatives + 1} candidates per positive")
+        check(k <= n_negatives + 1, "eval.ks_sampled", f"K={k} exceeds the {n_negatives + 1} candidates per positive")
