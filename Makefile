@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train test test-fast lint bench bench-sampler bench-prep
+.PHONY: help install data train table1 test test-fast lint bench bench-sampler bench-prep
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
 	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
+	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
@@ -30,6 +31,17 @@ data: install
 
 train: install
 	$(PY) -m gcfa_dgl.train experiment=quick_ml100k $(ARGS)
+
+SEEDS ?= 0,1,2
+TABLE1 := multirun/table1/$(DATASET)
+
+# Each model with the sampler of its paper: GraphRec samples uniformly, GC-MC convolves over full
+# neighbourhoods; the others use the default (importance sampling, or none for MF models).
+table1: install
+	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=gcmc sampler=full sampler.fanouts=[-1] seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
+	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
 
 test: install
 	$(PY) -m pytest $(ARGS)
