@@ -4,8 +4,8 @@
     python -m gcfa_dgl.recommend run_dir=outputs/... users=all k=20 out=recs.csv
     python -m gcfa_dgl.recommend run_dir=outputs/... users_file=ids.txt out=recs.csv
 
-Users are given by their raw ids (as in the raw data). Videos the user interacted with in
-training are never recommended.
+Users are given by their raw ids (as in the raw data). Videos the user interacted with (in any
+split) are never recommended.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ def recommend(run, user_index: torch.Tensor, k: int) -> tuple[torch.Tensor, torc
         for start in range(0, len(user_index), 1024):
             users = user_index[start : start + 1024]
             scores = model.score_matrix(zu[users], zv).float()
-            r, c = _rows(*run.evaluator.train_csr, users)
-            scores[r, c] = float("-inf")
+            ev = run.evaluator
+            for csr in (ev.train_csr, ev.valid_csr, ev.test_csr):  # every known interaction
+                r, c = _rows(*csr, users)
+                scores[r, c] = float("-inf")
             s, i = torch.topk(scores, min(k, scores.shape[1]), dim=1)
             out_s.append(s)
             out_i.append(i)
