@@ -53,9 +53,14 @@ class Evaluator:
         self.train_degree = torch.as_tensor(np.bincount(data.train.user, minlength=n_u))
 
     @torch.no_grad()
-    def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS) -> dict[str, Any]:
+    def embed(self, model, sampler) -> tuple[torch.Tensor, torch.Tensor]:
         model.eval()
-        zu, zv = model.embed_all(self.data.graph, sampler, self.batch_size)
+        return model.embed_all(self.data.graph, sampler, self.batch_size)
+
+    def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS, z=None) -> dict[str, Any]:
+        """Metrics of `split`; `z` reuses (user, video) representations already computed."""
+        model.eval()
+        zu, zv = z if z is not None else self.embed(model, sampler)
         out: dict[str, Any] = {}
         buckets: dict[str, Any] = {}
         s = getattr(self.data, split)

@@ -166,8 +166,9 @@ def run(cfg: Any, out_dir: Path) -> float:
     if model.trainable and (out_dir / "best.pt").exists():
         model.load_state_dict(checkpoint.load(out_dir / "best.pt")["model"])
     t = time.perf_counter()
-    valid = evaluator.evaluate(model, eval_sampler, "valid", protocols)
-    test = evaluator.evaluate(model, eval_sampler, "test", protocols)
+    z = evaluator.embed(model, eval_sampler)
+    valid = evaluator.evaluate(model, eval_sampler, "valid", protocols, z)
+    test = evaluator.evaluate(model, eval_sampler, "test", protocols, z)
     timing["final_eval_seconds"] = round(time.perf_counter() - t, 2)
     best = state["best"] if model.trainable else valid[monitor]
     metrics = {

@@ -101,7 +101,7 @@ def metrics_history_of(run: Path) -> list:
     return torch.load(run / "last.pt", weights_only=True)["history"]
 
 
-def test_evaluate_and_recommend_clis(trained, tmp_path):
+def test_evaluate_and_recommend_clis(trained, processed, tmp_path):
     r = run_module("gcfa_dgl.evaluate", f"run_dir={trained}", "split=test")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
@@ -116,6 +116,12 @@ def test_evaluate_and_recommend_clis(trained, tmp_path):
 
     recs = pd.read_csv(out)
     assert len(recs) == 300 * 3
+    from gcfa_dgl.data import load_processed
+
+    data = load_processed(next(Path(processed).glob("synthetic/*")))
+    seen = {(int(data.meta.user_ids[u]), int(data.meta.item_ids[i]))
+            for s in (data.train, data.valid, data.test) for u, i in zip(s.user, s.item)}
+    assert not any((int(u), int(v)) in seen for u, v in zip(recs["user"], recs["video"]))
     r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "user=nobody")
     assert r.returncode == 2 and "unknown user" in r.stderr
 
