@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 EXTRA = {
     "bpr": ["model.lr=0.01", "train.epochs=4"],
     "neumf": ["model.lr=0.005", "train.epochs=3"],
-    "gcmc": ["model.lr=0.005", "train.epochs=3"],
+    "gcmc": ["model.lr=0.01", "train.epochs=3", "sampler=full", "sampler.fanouts=[-1]"],
     "graphrec": ["model.lr=0.005", "train.epochs=3", "sampler=uniform", "sampler.fanouts=[5,5]"],
     "lightgcn": ["model.lr=0.005", "train.epochs=2"],
 }
