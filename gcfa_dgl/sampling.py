@@ -80,6 +80,11 @@ class ImportanceSampler(BlockSampler):
     def num_layers(self) -> int:
         return len(self.fanouts)
 
+    def layer(self, i: int) -> ImportanceSampler:
+        """A one-layer sampler with layer i's fanout and the same settings (layer-wise inference)."""
+        return ImportanceSampler([self.fanouts[i]], mode=self.mode, alpha=self.alpha, weight=self.weight,
+                                 deterministic=self.deterministic)
+
     def prepare(self, g: dgl.DGLGraph) -> dgl.DGLGraph:
         """Add the sampling probability tightness ** alpha to every edge type (once per graph)."""
         if self.mode == "weighted" and self.prob_key != self.weight:
@@ -308,9 +313,8 @@ def layerwise_inference(
     sampler.prepare(g)
     h = inputs
     nodes = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
-    for layer, fanout in enumerate(sampler.fanouts):
-        one = ImportanceSampler([fanout], mode=sampler.mode, alpha=sampler.alpha, weight=sampler.weight,
-                                deterministic=sampler.deterministic)
+    for layer in range(sampler.num_layers):
+        one = sampler.layer(layer)
         loader = dgl.dataloading.DataLoader(
             g, nodes, one, batch_size=batch_size, shuffle=False, num_workers=num_workers
         )

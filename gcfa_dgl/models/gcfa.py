@@ -167,8 +167,7 @@ class GCFA(Recommender):
         top = raw
         if self.layers:
             top = layerwise_inference(g, sampler, self.propagate, raw, batch_size)
-        last = ImportanceSampler([sampler.fanouts[-1]], mode=sampler.mode, alpha=sampler.alpha,
-                                 weight=sampler.weight, deterministic=sampler.deterministic)
+        last = sampler.layer(-1)
         both = {nt: torch.cat([raw[nt], top.get(nt, raw[nt])], dim=1) for nt in raw}
 
         def head_fn(_, block, h):

@@ -83,7 +83,5 @@ class GCMC(Recommender):
     @torch.no_grad()
     def embed_all(self, g, sampler: ImportanceSampler, batch_size: int = 4096):
         raw = {nt: self.emb[nt].weight for nt in ("user", "video")}
-        one = ImportanceSampler([sampler.fanouts[-1]], mode=sampler.mode, alpha=sampler.alpha,
-                                deterministic=sampler.deterministic)
-        z = layerwise_inference(g, one, lambda _, b, h: self.encode(b, h), raw, batch_size)
+        z = layerwise_inference(g, sampler.layer(-1), lambda _, b, h: self.encode(b, h), raw, batch_size)
         return z["user"], z["video"]

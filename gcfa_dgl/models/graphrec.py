@@ -107,11 +107,7 @@ class GraphRec(Recommender):
     def embed_all(self, g, sampler: ImportanceSampler, batch_size: int = 4096):
         raw = {nt: self.emb[nt].weight for nt in ("user", "video")}
 
-        def one(i):
-            return ImportanceSampler([sampler.fanouts[i]], mode=sampler.mode, alpha=sampler.alpha,
-                                     deterministic=sampler.deterministic)
-
-        h_item = layerwise_inference(g, one(0), lambda _, b, h: self.item_space(b, h), raw, batch_size)
+        h_item = layerwise_inference(g, sampler.layer(0), lambda _, b, h: self.item_space(b, h), raw, batch_size)
         both = {"user": torch.cat([raw["user"], h_item["user"]], 1), "video": raw["video"]}
 
         def latent(_, block, h):
@@ -122,8 +118,8 @@ class GraphRec(Recommender):
                 out["user"] = self.user_latent(block, src[:, self.dim :], src[:n_u, : self.dim], src[:n_u, self.dim :])
             return out
 
-        zu = layerwise_inference(g, one(-1), latent, both, batch_size)["user"]
-        return zu, self.item_space_all(g, one(-1), raw, batch_size)
+        zu = layerwise_inference(g, sampler.layer(-1), latent, both, batch_size)["user"]
+        return zu, self.item_space_all(g, sampler.layer(-1), raw, batch_size)
 
     def item_space_all(self, g, sampler, raw, batch_size):
         return layerwise_inference(g, sampler, lambda _, b, h: self.item_space(b, h), raw, batch_size)["video"]
