@@ -54,7 +54,7 @@ def dataset_dict(ds: Any) -> dict[str, Any]:
     return OmegaConf.to_container(ds, resolve=True, enum_to_str=True)  # type: ignore[return-value]
 
 
-def output_dir(cfg: Any) -> tuple[Path, list[Path], str]:
+def output_dir(cfg: Any) -> tuple[Path, list[Path], str, dict[str, str]]:
     """Where the processed dataset of this config lives (raw files located, maybe downloaded)."""
     ds = cfg.dataset
     validate_dataset(ds)
@@ -63,24 +63,25 @@ def output_dir(cfg: Any) -> tuple[Path, list[Path], str]:
     files = ensure_files(ds, source, raw_dir, bool(cfg.paths.download), bool(cfg.paths.verify_checksums))
     raw = {os.path.relpath(p, raw_dir): file_digest(p) for p in files}
     fp = fingerprint({"dataset": dataset_dict(ds), "raw_files": raw})
-    return Path(cfg.paths.processed_dir) / ds.name / fp, files, fp
+    return Path(cfg.paths.processed_dir) / ds.name / fp, files, fp, raw
 
 
 def prepare(cfg: Any) -> Path:
     """Build (or find) the processed dataset for `cfg` and return its directory."""
     timer = Timer()
     with timer.stage("locate"):
-        out, files, fp = output_dir(cfg)
+        out, files, fp, raw_digests = output_dir(cfg)
     if (out / META_NAME).exists() and not cfg.get("force", False):
         verify_outputs(out)
         log.info("up to date: %s", out)
         return out
-    meta = build(cfg, out, files, fp, timer)
+    meta = build(cfg, out, files, fp, raw_digests, timer)
     print(summary(meta))
     return out
 
 
-def build(cfg: Any, out: Path, files: list[Path], fp: str, timer: Timer) -> dict[str, Any]:
+def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str, str],
+          timer: Timer) -> dict[str, Any]:
     from data_prep.filtering import clean
     from data_prep.negatives import sample_negatives
     from data_prep.splits import TEST, TRAIN, VALID, split
@@ -173,7 +174,7 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, timer: Timer) -> dict
             "fingerprint": fp,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "dataset": dataset_dict(ds),
-            "raw_files": {os.path.relpath(p, raw_dir): "sha256:" + file_digest(p) for p in files},
+            "raw_files": {rel: "sha256:" + digest for rel, digest in raw_digests.items()},
             "counts": counts,
             "nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
             "edges": {"-".join(et): g.num_edges(et) for et in g.canonical_etypes},

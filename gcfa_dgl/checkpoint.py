@@ -42,6 +42,18 @@ class Run:
     eval_sampler: Any
 
 
+def parse_run_args(argv: list[str], keys: set[str]) -> dict[str, str]:
+    """`key=value` arguments of the run CLIs (evaluate, recommend); run_dir is required."""
+    pairs = [a.split("=", 1) for a in argv]
+    bad = [a[0] for a in pairs if len(a) != 2 or a[0] not in keys]
+    if bad:
+        raise UserError(f"unknown argument(s) {bad}; known: {', '.join(sorted(keys))}")
+    args = dict(pairs)
+    if "run_dir" not in args:
+        raise UserError("run_dir=<run directory> is required")
+    return args
+
+
 def load_run(run_dir: Path, which: str = "best") -> Run:
     """Rebuild a finished run: its config, processed data, model weights and evaluator."""
     from gcfa_dgl.trainer import build_evaluator, build_model, load_data, make_sampler

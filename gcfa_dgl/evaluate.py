@@ -109,16 +109,10 @@ class Evaluator:
 def main(argv: list[str] | None = None) -> None:
     """python -m gcfa_dgl.evaluate run_dir=<run> [split=test] [checkpoint=best]"""
     from data_prep.errors import UserError
-    from gcfa_dgl.checkpoint import load_run
+    from gcfa_dgl.checkpoint import load_run, parse_run_args
 
-    pairs = [a.split("=", 1) for a in (argv if argv is not None else sys.argv[1:])]
     try:
-        bad = [a[0] for a in pairs if len(a) != 2 or a[0] not in ("run_dir", "split", "checkpoint")]
-        if bad:
-            raise UserError(f"unknown argument(s) {bad}; known: run_dir, split, checkpoint")
-        args = dict(pairs)
-        if "run_dir" not in args:
-            raise UserError("run_dir=<run directory> is required")
+        args = parse_run_args(argv if argv is not None else sys.argv[1:], {"run_dir", "split", "checkpoint"})
         split = args.get("split", "test")
         if split not in ("valid", "test"):
             raise UserError(f"split must be valid or test, got {split!r}")

@@ -61,16 +61,10 @@ def _parse_users(args: dict, raw_ids: list) -> list:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from gcfa_dgl.checkpoint import load_run
+    from gcfa_dgl.checkpoint import load_run, parse_run_args
 
-    pairs = [a.split("=", 1) for a in (argv if argv is not None else sys.argv[1:])]
     try:
-        bad = [a[0] for a in pairs if len(a) != 2 or a[0] not in KEYS]
-        if bad:
-            raise UserError(f"unknown argument(s) {bad}; known: {sorted(KEYS)}")
-        args = dict(pairs)
-        if "run_dir" not in args:
-            raise UserError("run_dir=<run directory> is required")
+        args = parse_run_args(argv if argv is not None else sys.argv[1:], KEYS)
         k = int(args.get("k", 10))
         if k < 1:
             raise UserError(f"k must be >= 1, got {k}")
