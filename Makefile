@@ -6,13 +6,15 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 test test-fast lint bench bench-sampler bench-prep
+.PHONY: help install data train table1 ablation recbole test test-fast lint bench bench-sampler bench-prep
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
 	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
 	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
+	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
+	@echo "make recbole [SEEDS=0,1,2]   BPR and LightGCN in RecBole's ML-1M setting (ratings >= 3, random 8:1:1)"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
@@ -33,15 +35,25 @@ train: install
 	$(PY) -m gcfa_dgl.train experiment=quick_ml100k $(ARGS)
 
 SEEDS ?= 0,1,2
+EXPERIMENT ?= table1
 TABLE1 := multirun/table1/$(DATASET)
+ABLATIONS := full,uniform,weighted_agg,mean_agg,no_attention,no_opinion,no_info,no_social,layers0,layers1,layers3,dot_predictor
 
 # Each model with the sampler of its paper: GraphRec samples uniformly, GC-MC convolves over full
 # neighbourhoods; the others use the default (importance sampling, or none for MF models).
 table1: install
-	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
-	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
-	$(PY) -m gcfa_dgl.train -m experiment=table1 dataset=$(DATASET) model=gcmc sampler=full sampler.fanouts=[-1] seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=gcmc sampler=full sampler.fanouts=[-1] seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
 	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
+
+ablation: install
+	$(PY) -m gcfa_dgl.train -m experiment=ablation dataset=$(DATASET) ablation=$(ABLATIONS) seed=$(SEEDS) hydra.sweep.dir=multirun/ablation/$(DATASET) $(ARGS)
+	$(PY) -m gcfa_dgl.report multirun/ablation/$(DATASET) --out reports/ablation/$(DATASET)
+
+recbole: install
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=bpr,lightgcn seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m $(ARGS)
+	$(PY) -m gcfa_dgl.report multirun/recbole_ml1m --metrics full/recall@10 full/ndcg@10 full/recall@20 full/ndcg@20 --out reports/recbole_ml1m
 
 test: install
 	$(PY) -m pytest $(ARGS)

@@ -19,6 +19,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -51,16 +52,23 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
             timing = path.with_name("timing.json")
             secs = json.loads(timing.read_text()).get("epoch_seconds", []) if timing.exists() else []
             runs.append((path.parent, m, secs, _settings(path.parent)))
-    # A variant is what differs between runs of the same dataset and model.
-    keys: dict[tuple[str, str], set[str]] = {}
+    # A variant is how a run differs from the other runs of its dataset and model: each setting
+    # that varies is shown when it departs from its most common value (an ablation's reference
+    # row has no label), or always when no value is the most common (a grid sweep).
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
     for _, m, _, st in runs:
-        keys.setdefault((m["dataset"], m["model"]), set()).update(st)
+        groups.setdefault((m["dataset"], m["model"]), []).append(st)
+    modes: dict[tuple[str, str], dict[str, str | None]] = {}
+    for key, group in groups.items():
+        modes[key] = {}
+        for k in sorted(set().union(*group)):
+            counts = Counter(g.get(k) for g in group).most_common()
+            if len(counts) > 1:
+                modes[key][k] = counts[0][0] if counts[0][1] > counts[1][1] else None
     rows = []
     for run, m, secs, st in runs:
-        group = [s for _, mm, _, s in runs if (mm["dataset"], mm["model"]) == (m["dataset"], m["model"])]
-        differing = sorted(k for k in keys[(m["dataset"], m["model"])]
-                           if len({g.get(k) for g in group}) > 1)
-        variant = ", ".join(f"{k}={st.get(k)}" for k in differing)
+        mode = modes[(m["dataset"], m["model"])]
+        variant = ", ".join(f"{k}={st.get(k)}" for k, v in mode.items() if v is None or st.get(k) != v)
         for metric, value in m[split].items():
             rows.append({"dataset": m["dataset"], "model": m["model"], "variant": variant, "seed": m["seed"],
                          "run": str(run), "metric": metric, "value": value,
@@ -116,6 +124,30 @@ def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
                 r, o = ref[ref["metric"] == c]["mean"], others[others["metric"] == c]["mean"]
                 cells.append(f"{(r.iloc[0] - o.max()) / o.max():+.1%}" if len(r) and len(o) and o.max() else "–")
             lines.append(f"| {REFERENCE_MODEL} vs best other | | " + " | ".join(cells) + " | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def ablation_markdown(s: pd.DataFrame, metrics: list[str]) -> str:
+    """Variants of one model against its unlabelled reference row: mean ± std and the change."""
+    lines = []
+    for dataset, dd in s.groupby("dataset", sort=True):
+        cols = [m for m in metrics if m in set(dd["metric"])]
+        ref = dd[dd["variant"] == ""].set_index("metric")["mean"]
+        lines += [f"**{dataset}**", "", "| variant | runs | " + " | ".join(cols) + " |",
+                  "|---|---:|" + "---:|" * len(cols)]
+        for variant, dm in sorted(dd.groupby("variant"), key=lambda kv: (kv[0] != "", kv[0])):
+            by = dm.set_index("metric")
+            cells = []
+            for c in cols:
+                if c not in by.index:
+                    cells.append("–")
+                    continue
+                text = _cell(by.loc[c, "mean"], by.loc[c, "std"], int(by.loc[c, "count"]), False)
+                if variant and c in ref.index and ref[c]:
+                    text += f" ({(by.loc[c, 'mean'] - ref[c]) / ref[c]:+.1%})"
+                cells.append(text)
+            lines.append(f"| {variant or 'reference'} | {int(dm['count'].max())} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -193,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         (args.out / "table.md").write_text(text + "\n")
         gcfa = s[s["model"] == REFERENCE_MODEL]
         if gcfa["variant"].nunique() > 1:
-            (args.out / "ablation.md").write_text(markdown(gcfa, args.metrics) + "\n")
+            (args.out / "ablation.md").write_text(ablation_markdown(gcfa, args.metrics) + "\n")
         plots(s, _history(args.dirs), args.out, args.bar_metric)
 
 

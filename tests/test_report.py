@@ -54,3 +54,24 @@ def test_outputs_figures_and_ablation(tmp_path):
 def test_no_runs_is_a_clear_error(tmp_path):
     r = run_module("gcfa_dgl.report", str(tmp_path))
     assert r.returncode != 0 and "no metrics.json" in r.stderr
+
+
+def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
+    runs = tmp_path / "runs"
+    variants = [("full", "pooling", "true", 0.10), ("full", "pooling", "true", 0.12),
+                ("mean", "mean", "true", 0.09), ("noatt", "pooling", "false", 0.055)]
+    for i, (name, agg, att, value) in enumerate(variants):
+        fake_run(runs, f"{name}{i}", "gcfa", i, value, [5])
+        hydra = runs / f"{name}{i}" / ".hydra"
+        hydra.mkdir()
+        (hydra / "config.yaml").write_text(f"model:\n  name: gcfa\n  aggregator: {agg}\n  attention: {att}\n")
+    out = tmp_path / "out"
+    r = run_module("gcfa_dgl.report", str(runs), "--metrics", "full/ndcg@20", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    # The reference (most common settings) is plain "gcfa"; each variant names only its change.
+    assert "| gcfa | 2 | **0.1100 ± 0.0141** |" in r.stdout
+    assert "| gcfa (aggregator=mean) | 1 | 0.0900 |" in r.stdout
+    assert "| gcfa (attention=False) | 1 | 0.0550 |" in r.stdout
+    ablation = (out / "ablation.md").read_text().splitlines()
+    assert ablation[4] == "| reference | 2 | 0.1100 ± 0.0141 |"
+    assert "| attention=False | 1 | 0.0550 (-50.0%) |" in ablation
