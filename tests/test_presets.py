@@ -1,0 +1,61 @@
+"""Every experiment and ablation preset composes into a valid config, and each ablation changes
+exactly what its name says."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONF
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from gcfa_dgl.config import register_configs, validate
+
+register_configs()
+
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+ABLATIONS = sorted(p.stem for p in (CONF / "ablation").glob("*.yaml"))
+
+
+def config(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def flat(cfg) -> dict:
+    c = OmegaConf.to_container(cfg, resolve=False)
+    return {f"{g}.{k}": str(v) for g in ("model", "sampler") for k, v in c[g].items()}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_presets_validate(name):
+    validate(config(f"experiment={name}"))
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_ablation_presets_validate_and_change_gcfa_only_where_named(name):
+    ref = flat(config("experiment=ablation", "ablation=full"))
+    cfg = config("experiment=ablation", f"ablation={name}")
+    validate(cfg)
+    assert cfg.model.name == "gcfa"
+    changed = {k for k, v in flat(cfg).items() if ref.get(k) != v}
+    expected = {
+        "full": set(),
+        "uniform": {"sampler.mode", "sampler.eval_mode"},  # the control samples uniformly in evaluation too
+        "weighted_agg": {"model.aggregator"},
+        "mean_agg": {"model.aggregator"},
+        "no_attention": {"model.attention"},
+        "no_opinion": {"model.opinion"},
+        "no_info": {"model.info_edges"},
+        "no_social": {"model.social_edges"},
+        "layers0": {"model.propagation_layers", "sampler.fanouts"},
+        "layers1": {"model.propagation_layers", "sampler.fanouts"},
+        "layers3": {"model.propagation_layers", "sampler.fanouts"},
+        "dot_predictor": {"model.predictor"},
+    }[name]
+    assert changed == expected
+
+
+def test_recbole_preset_filters_ratings_under_its_own_name():
+    cfg = config("experiment=recbole_ml1m", "model=bpr")
+    assert cfg.dataset.implicit_threshold == 3 and cfg.dataset.name != "ml1m_notime"
+    assert cfg.dataset.split.kind.value == "ratio" and list(cfg.dataset.split.ratios) == [0.8, 0.1, 0.1]
