@@ -161,6 +161,19 @@ class EvalConfig:
     batch_size: int = 4096
 
 
+class DistBackend(str, Enum):
+    gloo = "gloo"
+    nccl = "nccl"
+
+
+@dataclass
+class TrainerConfig:
+    """How a run executes (train.* is what it trains): data-parallel over torchrun's processes."""
+
+    ddp: bool = False
+    backend: DistBackend = DistBackend.gloo  # gloo on CPU; nccl needs CUDA
+
+
 @dataclass
 class Config:
     dataset: DatasetConfig = MISSING
@@ -168,6 +181,7 @@ class Config:
     sampler: SamplerConfig = MISSING
     train: TrainConfig = MISSING
     eval: EvalConfig = MISSING
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     seed: int = 0
 
@@ -217,10 +231,11 @@ def validate(cfg: Any) -> None:
         layers = m.propagation_layers
         check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")
         check(
-            len(cfg.sampler.fanouts) == max(1, layers),
+            len(cfg.sampler.fanouts) in (1, max(1, layers)),
             "sampler.fanouts",
             f"has {len(cfg.sampler.fanouts)} entries but model.propagation_layers={layers} needs "
-            f"{max(1, layers)} (one per layer, at least one for the attention head)",
+            f"{max(1, layers)} (one per layer, at least one for the attention head) or a single "
+            "entry for every layer",
         )
     check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
     check(t.patience >= 1, "train.patience", f"must be >= 1, got {t.patience}")

@@ -30,6 +30,7 @@ from data_prep.store import atomic_write, atomic_write_json
 from gcfa_dgl import checkpoint
 from gcfa_dgl.config import validate, validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
+from gcfa_dgl.distributed import Dist, intra_op_threads
 from gcfa_dgl.evaluate import Evaluator
 from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader, restart_order
 
@@ -72,8 +73,12 @@ def build_model(cfg: Any, data: ProcessedData):
 
 
 def effective_fanouts(cfg: Any, model) -> list[Any]:
-    """The sampler fanouts, with 0 for the edge types the model does not read."""
+    """The sampler fanouts, one per layer (a single entry serves every layer), with 0 for the
+    edge types the model does not read."""
     fanouts = OmegaConf.to_container(cfg.sampler.fanouts, resolve=True)
+    layers = max(1, int(cfg.model.get("propagation_layers", len(fanouts))))
+    if len(fanouts) == 1 and layers > 1:
+        fanouts = fanouts * layers
     if not model.uses_blocks:
         return [0]
     if model.edge_types is None:
@@ -144,13 +149,30 @@ def _clean(res: dict) -> dict:
     return {k: v for k, v in res.items() if k != "buckets"}
 
 
-def run(cfg: Any, out_dir: Path) -> float:
-    """Train and evaluate one configuration; return the best validation value of the monitor."""
+def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
+    """Train and evaluate one configuration; return the best validation value of the monitor.
+
+    `parallel_jobs`: runs sharing this machine's cores (a parallel sweep), to size torch threads.
+    """
     validate(cfg)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    threads = intra_op_threads(cfg.train.threads, parallel_jobs)
+    if threads:
+        torch.set_num_threads(threads)
+    d = Dist.start(cfg.trainer)
+    try:
+        return _run(cfg, Path(d.broadcast(str(out_dir))), d)
+    finally:
+        d.stop()
+
+
+def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
+    if d.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if not d.main:
+        d.broadcast(None)  # rank 0 prepares the dataset first; the others then only load it
     data = load_data(cfg)
+    if d.main:
+        d.broadcast(None)
     validate_against_data(cfg, data.n_videos, data.meta.negatives_per_positive)
     seed_all(cfg.seed)
     model = build_model(cfg, data)
@@ -161,7 +183,9 @@ def run(cfg: Any, out_dir: Path) -> float:
     timing: dict[str, Any] = {"epoch_seconds": []}
     state: dict[str, Any] = {"epoch": 0, "best": -math.inf, "best_epoch": 0, "bad": 0, "history": []}
     if model.trainable:
-        state = _train(cfg, data, model, evaluator, eval_sampler, out_dir, state, timing)
+        state = _train(cfg, data, model, evaluator, eval_sampler, out_dir, state, timing, d)
+    if not d.main:
+        return float(state["best"])
     seed_all(cfg.seed)
     if model.trainable and (out_dir / "best.pt").exists():
         model.load_state_dict(checkpoint.load(out_dir / "best.pt")["model"])
@@ -193,14 +217,18 @@ def run(cfg: Any, out_dir: Path) -> float:
     return float(best)
 
 
-def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timing) -> dict:
+def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timing, d: Dist) -> dict:
     t_cfg = cfg.train
     g = data.graph
     sampler = make_sampler(cfg, data, model, train=True)
     s = cfg.sampler
     negs = VideoNegativeSampler(s.num_negatives, value(s.negative), s.reject_positives)
-    loader = edge_loader(g, torch.arange(g.num_edges("rates")), sampler, negs, s.batch_size,
-                         num_workers=s.num_workers, persistent_workers=s.persistent_workers)
+    eids = torch.arange(g.num_edges("rates"))
+    if d.enabled:  # DGL gives each rank a contiguous slice: shuffle once so slices mix users
+        eids = eids[torch.randperm(len(eids), generator=torch.Generator().manual_seed(cfg.seed))]
+    loader = edge_loader(g, eids, sampler, negs, s.batch_size, num_workers=s.num_workers,
+                         persistent_workers=s.persistent_workers, use_ddp=d.enabled)
+    net = d.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=model.lr)
     last = out_dir / "last.pt"
     if t_cfg.resume and last.exists():
@@ -213,7 +241,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
     elif t_cfg.resume:
         log.warning("train.resume=true but %s does not exist: starting from scratch", last)
     writer = None
-    if t_cfg.tensorboard:
+    if t_cfg.tensorboard and d.main:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out_dir / "tensorboard"))
@@ -229,11 +257,11 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             t0 = time.perf_counter()
             total, count = 0.0, 0
             bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="batch",
-                       leave=False, dynamic_ncols=True)
+                       leave=False, dynamic_ncols=True, disable=not d.main)
             for i, (input_nodes, pair, neg, blocks) in enumerate(bar):
                 if stop.signal is not None:
                     break
-                pos_s, neg_s, reg = model(input_nodes, pair, neg, blocks)
+                pos_s, neg_s, reg = net(input_nodes, pair, neg, blocks)
                 loss = model.loss(pos_s, neg_s) + reg
                 if not torch.isfinite(loss):
                     raise TrainingError(
@@ -257,7 +285,12 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
                     f"resume with: python -m gcfa_dgl.train <same overrides> hydra.run.dir={out_dir} train.resume=true"
                 )
             seconds = time.perf_counter() - t0
+            total, count = d.sum(total, count)
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(count, 1)}
+            timing["epoch_seconds"].append(round(seconds, 2))
+            if not d.main:  # rank 0 evaluates, saves and decides when to stop
+                state = d.broadcast(None)
+                continue
             if (epoch + 1) % t_cfg.eval_every == 0 or epoch + 1 == t_cfg.epochs:
                 seed_all(cfg.seed)
                 val = _clean(evaluator.evaluate(model, eval_sampler, "valid", list(cfg.eval.protocols)))
@@ -269,7 +302,6 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
                     state["bad"] += 1
             state["history"].append(record)
             state["epoch"] = epoch + 1
-            timing["epoch_seconds"].append(round(seconds, 2))
             checkpoint.save(last, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                    "epoch_seconds": timing["epoch_seconds"], **state})
             if writer:
@@ -278,6 +310,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
                         writer.add_scalar(k if "/" in k else f"train/{k}", v, epoch + 1)
                 writer.flush()
             _plot(state["history"], monitor, out_dir / "curves.png")
+            d.broadcast(state)
             shown = f"valid {monitor}={record[f'valid/{monitor}']:.4f}" if f"valid/{monitor}" in record else ""
             log.info("epoch %d  loss %.4f  %s  (%.1fs)", epoch + 1, record["loss"], shown, seconds)
     if writer:

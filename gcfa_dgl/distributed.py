@@ -1,0 +1,99 @@
+"""Processes and threads: data-parallel training under torchrun, and thread counts that do not
+oversubscribe the cores when several runs or ranks share a machine.
+
+    torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true
+
+Each rank trains on its share of the edges (`DataLoader(use_ddp=True)`) and DDP averages the
+gradients, so the global batch is `sampler.batch_size x world size`. Rank 0 alone evaluates (on
+every user, so nothing needs reducing), writes the run directory and broadcasts the early-stopping
+decision; the training loss is summed over ranks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from data_prep.errors import ConfigError
+
+
+def launched_by_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def env_rank() -> int:
+    return int(os.environ.get("RANK", 0))
+
+
+def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
+    """Torch threads for this process: `requested` if set, else the cores divided among the
+    processes sharing them (ranks on this node x parallel sweep jobs); None keeps torch's default."""
+    if requested:
+        return requested
+    procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) * max(1, parallel_jobs)
+    if procs <= 1:
+        return None
+    return max(1, (os.cpu_count() or 1) // procs)
+
+
+@dataclass
+class Dist:
+    """This process's place in the run: rank 0 of 1 unless trainer.ddp is on."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1 or dist.is_initialized()
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def start(cls, trainer_cfg: Any) -> Dist:
+        if not trainer_cfg.ddp:
+            return cls()
+        if not launched_by_torchrun():
+            raise ConfigError(
+                "trainer.ddp=true needs the processes that torchrun starts, e.g. "
+                "torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true"
+            )
+        backend = trainer_cfg.backend.value if hasattr(trainer_cfg.backend, "value") else trainer_cfg.backend
+        if backend == "nccl" and not torch.cuda.is_available():
+            raise ConfigError("trainer.backend=nccl needs CUDA GPUs; use gloo on CPU")
+        if not dist.is_initialized():
+            dist.init_process_group(backend)
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def stop(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        if not self.enabled:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, find_unused_parameters=True)
+
+    def sum(self, *values: float) -> list[float]:
+        """Element-wise sum over ranks (the epoch's loss total and count)."""
+        if not self.enabled:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's value of `obj` on every rank."""
+        if not self.enabled:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
