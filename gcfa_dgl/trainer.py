@@ -158,6 +158,7 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     threads = intra_op_threads(cfg.train.threads, parallel_jobs)
     if threads:
         torch.set_num_threads(threads)
+    log.info("torch intra-op threads: %d", torch.get_num_threads())
     d = Dist.start(cfg.trainer)
     try:
         return _run(cfg, Path(d.broadcast(str(out_dir))), d)

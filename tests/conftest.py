@@ -36,6 +36,23 @@ def run_module(module: str, *args: str, env: dict | None = None, cwd: Path | Non
     )
 
 
+@pytest.fixture(scope="session")
+def tiny_processed(tmp_path_factory) -> Path:
+    """The tiny synthetic dataset of experiment=tiny_synthetic, prepared once by `make data`'s
+    entry point; training tests only load it."""
+    from gcfa_dgl.config import register_configs as register_train
+
+    register_train()
+    d = tmp_path_factory.mktemp("processed")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic"])
+    ds = [f"dataset.synthetic.{k}={v}" for k, v in cfg.dataset.synthetic.items()] + \
+         [f"dataset.negatives.num={cfg.dataset.negatives.num}"]
+    r = run_module("data_prep", "dataset=synthetic", *ds, f"paths.processed_dir={d}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d
+
+
 @pytest.fixture
 def dirs(tmp_path: Path) -> dict[str, Path]:
     raw, processed = tmp_path / "raw", tmp_path / "processed"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_module
-from hydra import compose, initialize_config_dir
 
 from gcfa_dgl.config import register_configs
 
@@ -28,16 +27,8 @@ def train(tmp: Path, name: str, *overrides: str, processed: Path):
 
 
 @pytest.fixture(scope="module")
-def processed(tmp_path_factory):
-    """The tiny dataset, prepared once by `make data`'s entry point; every run below loads it."""
-    d = tmp_path_factory.mktemp("processed")
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic"])
-    ds = [f"dataset.synthetic.{k}={v}" for k, v in cfg.dataset.synthetic.items()] + \
-         [f"dataset.negatives.num={cfg.dataset.negatives.num}"]
-    r = run_module("data_prep", "dataset=synthetic", *ds, f"paths.processed_dir={d}")
-    assert r.returncode == 0, r.stderr[-2000:]
-    return d
+def processed(tiny_processed):
+    return tiny_processed
 
 
 @pytest.fixture(scope="module")
