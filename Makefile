@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole test test-fast lint bench bench-sampler bench-prep
+.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-sampler bench-prep bench-ddp
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -15,6 +15,7 @@ help:
 	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
 	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
 	@echo "make recbole [SEEDS=0,1,2]   BPR and LightGCN in RecBole's ML-1M setting (ratings >= 3, random 8:1:1)"
+	@echo "make sweep            a 2 x 2 grid (lr x dim) on small synthetic data, two runs at a time, and its report"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
@@ -56,6 +57,10 @@ recbole: install
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=bpr,lightgcn seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m $(ARGS)
 	$(PY) -m gcfa_dgl.report multirun/recbole_ml1m --metrics full/recall@10 full/ndcg@10 full/recall@20 full/ndcg@20 --out reports/recbole_ml1m
 
+sweep: install
+	$(PY) -m gcfa_dgl.train -m experiment=tiny_synthetic model.lr=1e-3,5e-3 model.dim=16,32 hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweep.dir=multirun/sweep_example $(ARGS)
+	$(PY) -m gcfa_dgl.report multirun/sweep_example --split valid --out reports/sweep_example
+
 test: install
 	$(PY) -m pytest $(ARGS)
 
@@ -65,10 +70,13 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: bench-sampler bench-prep
+bench: bench-sampler bench-prep bench-ddp
 
 bench-sampler: install
 	$(PY) -m gcfa_dgl.bench.sampler
+
+bench-ddp: install
+	$(PY) -m gcfa_dgl.bench.ddp --json reports/bench/ddp.json
 
 bench-prep: install
 	$(PY) -m gcfa_dgl.bench.prep --interactions 1000000 10000000
