@@ -171,7 +171,7 @@ class TrainerConfig:
     """How a run executes (train.* is what it trains): data-parallel over torchrun's processes."""
 
     ddp: bool = False
-    backend: DistBackend = DistBackend.gloo  # gloo on CPU; nccl needs CUDA
+    backend: DistBackend = DistBackend.gloo  # gloo (CPU); nccl is refused until GPU training exists
 
 
 @dataclass

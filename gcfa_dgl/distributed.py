@@ -65,8 +65,9 @@ class Dist:
                 "torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true"
             )
         backend = trainer_cfg.backend.value if hasattr(trainer_cfg.backend, "value") else trainer_cfg.backend
-        if backend == "nccl" and not torch.cuda.is_available():
-            raise ConfigError("trainer.backend=nccl needs CUDA GPUs; use gloo on CPU")
+        if backend == "nccl":
+            raise ConfigError("trainer.backend=nccl: training runs on the CPU, where only gloo works "
+                              "(GPU training is not implemented); use trainer.backend=gloo")
         if not dist.is_initialized():
             dist.init_process_group(backend)
         return cls(dist.get_rank(), dist.get_world_size())
