@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,17 +66,21 @@ def read_table(
         sep = _SAFE_SEP
     kwargs = {c: str for c in str_columns}
     try:
-        df = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=0 if header else None,
-            names=names,
-            skip_blank_lines=False,
-            dtype=kwargs or None,
-            index_col=False,
-            engine="c",
-            quoting=0 if sep == "," else 3,  # QUOTE_MINIMAL for CSV, QUOTE_NONE otherwise
-        )
+        with warnings.catch_warnings():
+            # Short rows are reported below with their line number; pandas' own warning would only
+            # add noise to the one-line error.
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            df = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                header=0 if header else None,
+                names=names,
+                skip_blank_lines=False,
+                dtype=kwargs or None,
+                index_col=False,
+                engine="c",
+                quoting=0 if sep == "," else 3,  # QUOTE_MINIMAL for CSV, QUOTE_NONE otherwise
+            )
     except (pd.errors.ParserError, ValueError) as e:
         raise DataError(path, f"malformed table ({e}); check the separator (sep) and column count") from e
     if names is None and not header:
