@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from data_prep.errors import DataError
+from data_prep.errors import DataError, UserError
 
 # Bump when the processing logic changes what it writes: old directories then stop matching.
 PREP_VERSION = 1
@@ -64,19 +64,29 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def write_failed(target: Path, e: OSError) -> UserError:
+    """A failed write (full disk, quota, read-only or forbidden folder) as a one-line user error."""
+    return UserError(f"cannot write {target}: {e.strerror or e}. Nothing there was replaced; free space "
+                     "or point the output elsewhere, then rerun")
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Write through a temporary file in the same directory, fsync, then rename over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_failed(path, e) from e
         raise
 
 
@@ -95,8 +105,11 @@ def staging_dir(final: Path, replace: bool = False) -> Iterator[Path]:
     On any error the temporary directory is removed and `final`, if it existed, is untouched.
     With `replace`, an existing `final` is swapped out only once the new one is complete.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".building", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".building", dir=final.parent))
+    except OSError as e:
+        raise write_failed(final, e) from e
     try:
         yield tmp
         if final.exists() and replace:
@@ -108,8 +121,10 @@ def staging_dir(final: Path, replace: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp)
         else:
             os.replace(tmp, final)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise write_failed(final, e) from e
         raise
 
 

@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
-from conftest import compose_prep, path_overrides, run_module, write_ml100k
+from conftest import CONF, compose_prep, path_overrides, run_module, write_ml100k
 
 from data_prep import pipeline
-from data_prep.errors import DataError
+from data_prep.errors import DataError, UserError
 from data_prep.pipeline import prepare
 from data_prep.store import verify_outputs
 
@@ -56,21 +56,56 @@ def test_meta_records_counts_config_and_checksums(ml):
     verify_outputs(out)
 
 
-def test_failure_midway_leaves_earlier_output_intact(ml, monkeypatch):
+def disk_full(*a, **k):
+    raise OSError(28, "No space left on device")
+
+
+def test_full_disk_midway_leaves_earlier_output_intact(ml, monkeypatch):
     out = prepare(_cfg(ml))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-
-    def boom(*a, **k):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(pipeline.graph_mod, "save", boom)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(pipeline.graph_mod, "save", disk_full)
+    with pytest.raises(UserError, match="No space left on device. Nothing there was replaced"):
         prepare(_cfg(ml, "force=true"))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="No space left on device"):
         prepare(_cfg(ml, "dataset.tightness.top_m=4"))
     leftovers = [p for p in out.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_full_disk_through_the_entry_point_is_one_line(ml, monkeypatch, capsys):
+    """`make data` on a full disk: exit 2, one line, no traceback, earlier output intact."""
+    from data_prep.__main__ import main
+
+    out = prepare(_cfg(ml))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(pipeline.graph_mod, "save", disk_full)
+    monkeypatch.setattr("sys.argv", ["data_prep", f"--config-path={CONF}", "dataset=ml100k", "dataset.negatives.num=5",
+                                     *path_overrides(ml), "force=true", "hydra.output_subdir=null",
+                                     "hydra/job_logging=none", "hydra/hydra_logging=none",
+                                     f"hydra.run.dir={ml['processed']}"])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err, err
+    assert err.strip().startswith("error: cannot write") and "No space left on device" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    from data_prep import store
+
+    target = tmp_path / "metrics.json"
+    store.atomic_write_json(target, {"a": 1})
+
+    def fail(f):
+        f.write(b'{"a": ')
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(UserError, match="No space left"):
+        store.atomic_write(target, fail)
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
 def test_flipped_byte_is_caught(ml):
