@@ -232,6 +232,9 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
     net = d.wrap(model)
     opt = torch.optim.Adam(model.parameters(), lr=model.lr)
     last = out_dir / "last.pt"
+    if d.main:  # temporary files of writes cut short by a kill -9; the files they were to replace are intact
+        for stale in out_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
     if t_cfg.resume and last.exists():
         ck = checkpoint.load(last)
         model.load_state_dict(ck["model"])
