@@ -167,7 +167,7 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
     bars = s[(s["metric"] == bar_metric) & (s["variant"] == "")]
     if not bars.empty:
         datasets, models = sorted(bars["dataset"].unique()), sorted(bars["model"].unique())
-        fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(datasets) * max(1, len(models)) / 3, 4))
+        fig, ax = plt.subplots(figsize=(max(6.5, 1.5 + 1.4 * len(datasets) * max(1, len(models)) / 3), 4))
         width = 0.8 / len(models)
         for i, model in enumerate(models):
             sub = bars[bars["model"] == model].set_index("dataset")
