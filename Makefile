@@ -19,7 +19,7 @@ help:
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
-	@echo "make bench            benchmarks (sampler, preparation); figures go into docs/"
+	@echo "make bench            benchmarks (sampler, preparation, 2-process DDP); JSON goes into reports/bench/"
 
 install: $(VENV)/.installed
 
@@ -73,10 +73,10 @@ lint: install
 bench: bench-sampler bench-prep bench-ddp
 
 bench-sampler: install
-	$(PY) -m gcfa_dgl.bench.sampler
+	$(PY) -m gcfa_dgl.bench.sampler --json reports/bench/sampler.json
 
 bench-ddp: install
 	$(PY) -m gcfa_dgl.bench.ddp --json reports/bench/ddp.json
 
 bench-prep: install
-	$(PY) -m gcfa_dgl.bench.prep --interactions 1000000 10000000
+	$(PY) -m gcfa_dgl.bench.prep --interactions 1000000 10000000 --json reports/bench/prep.json

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             print(f"{n:>12,} interactions  {row['seconds']:>8.1f} s  peak RSS {row['peak_rss_gb']:.2f} GB  ({stages})",
                   flush=True)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 

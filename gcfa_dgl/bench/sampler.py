@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in res["seeds_per_second"].items():
         print(f"  {k:<40} {v:>10,} seeds/s   x{res['ratio_vs_dgl'][k]:.2f}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2) + "\n")
     return res
 
