@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from data_prep.config import value
 from data_prep.errors import ConfigError
 
 
@@ -64,7 +65,7 @@ class Dist:
                 "trainer.ddp=true needs the processes that torchrun starts, e.g. "
                 "torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true"
             )
-        backend = trainer_cfg.backend.value if hasattr(trainer_cfg.backend, "value") else trainer_cfg.backend
+        backend = value(trainer_cfg.backend)
         if backend == "nccl":
             raise ConfigError("trainer.backend=nccl: training runs on the CPU, where only gloo works "
                               "(GPU training is not implemented); use trainer.backend=gloo")
