@@ -110,3 +110,16 @@ def test_video_features_are_projected(data):
     assert make(data).feat_proj is None
     off = GCFA(n_users=data.n_users, n_videos=data.n_videos, video_feat=feat, dim=8, video_features=False)
     assert off.feat_proj is None
+
+
+def test_gcmc_towers_are_not_rectified(data):
+    """GC-MC's dense layer ends in the identity (as in its authors' code): with a ReLU there, whole
+    towers of sparse videos were exactly zero and scored every user alike."""
+    from gcfa_dgl.models.gcmc import GCMC
+
+    torch.manual_seed(0)
+    model = GCMC(n_users=data.n_users, n_videos=data.n_videos, n_ratings=len(data.meta.rating_values),
+                 dim=8, dropout=0.0).eval()
+    zu, zv = model.embed_all(data.graph, ImportanceSampler([-1], mode="full"))
+    assert (zv < 0).any() and (zu < 0).any()
+    assert not (zv == 0).all(dim=1).any()
