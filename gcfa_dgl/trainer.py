@@ -45,6 +45,10 @@ class Interrupted(Exception):
 
 
 def seed_all(seed: int) -> None:
+    """Seed every generator, and make torch pick its deterministic kernels: with more than one
+    thread, the backward of a gather (`z[index]`) otherwise accumulates with parallel atomic adds,
+    whose float rounding varies from run to run."""
+    torch.use_deterministic_algorithms(True)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (libraries draw from the global generator)
     torch.manual_seed(seed)

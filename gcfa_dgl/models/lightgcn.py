@@ -6,6 +6,7 @@ one sparse product per layer), as in the paper; the sampler only supplies the ba
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dgl
@@ -26,7 +27,9 @@ def normalised_adjacency(g: dgl.DGLGraph) -> torch.Tensor:
     deg = torch.bincount(rows, minlength=n_u + n_v).float().clamp(min=1)
     vals = deg[rows].rsqrt() * deg[cols].rsqrt()
     adj = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (n_u + n_v, n_u + n_v))
-    return adj.coalesce().to_sparse_csr()
+    with warnings.catch_warnings():  # torch's "sparse CSR support is in beta" notice, once per run
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return adj.coalesce().to_sparse_csr()
 
 
 class LightGCN(Recommender):
