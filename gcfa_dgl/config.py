@@ -159,6 +159,9 @@ class EvalConfig:
     ks_full: list[int] = field(default_factory=lambda: [10, 20])
     chunk_mb: int = 64
     batch_size: int = 4096
+    # Full-protocol AUC over every unseen video needs a sort of each user's scores (several times
+    # the cost of the other metrics, which come from torch.topk): on request only.
+    full_auc: bool = False
 
 
 class DistBackend(str, Enum):

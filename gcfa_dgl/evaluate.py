@@ -3,7 +3,8 @@
 - sampled: each held-out positive against its N fixed negatives (N as prepared, and N = 1 with
   the first negative column): AUC, HR@K, NDCG@K, MRR;
 - full: every video scored, the user's train videos (and, for test, validation videos) masked:
-  Recall@K, NDCG@K, HR@K, MRR, AUC over all unseen videos.
+  Recall@K, NDCG@K, HR@K, MRR (from torch.topk), and with `eval.full_auc` the AUC over all
+  unseen videos (a sort of every row).
 Everything is batched over users; scores of a chunk of users x all videos are never larger than
 `eval.chunk_mb`.
 """
@@ -42,8 +43,9 @@ def _rows(indptr: torch.Tensor, indices: torch.Tensor, users: torch.Tensor):
 
 class Evaluator:
     def __init__(self, data: ProcessedData, ks_sampled: list[int], ks_full: list[int], chunk_mb: int = 64,
-                 batch_size: int = 4096) -> None:
+                 batch_size: int = 4096, full_auc: bool = False) -> None:
         self.data = data
+        self.full_auc = full_auc
         self.ks_sampled, self.ks_full = list(ks_sampled), list(ks_full)
         self.chunk_mb, self.batch_size = chunk_mb, batch_size
         n_u = data.n_users
@@ -101,7 +103,7 @@ class Evaluator:
             col = torch.arange(len(r)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
             positives = torch.full((len(users), width), -1, dtype=torch.long)
             positives[r, col] = c
-            for k, v in M.full_metrics(scores, positives, self.ks_full).items():
+            for k, v in M.full_metrics(scores, positives, self.ks_full, auc=self.full_auc).items():
                 parts.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in parts.items()}, has
 

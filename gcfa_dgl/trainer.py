@@ -105,7 +105,8 @@ def make_sampler(cfg: Any, data: ProcessedData, model, train: bool = True) -> Im
 
 def build_evaluator(cfg: Any, data: ProcessedData) -> Evaluator:
     e = cfg.eval
-    return Evaluator(data, list(e.ks_sampled), list(e.ks_full), e.chunk_mb, e.batch_size)
+    return Evaluator(data, list(e.ks_sampled), list(e.ks_full), e.chunk_mb, e.batch_size,
+                     bool(e.get("full_auc", False)))
 
 
 class StopOnSignal:

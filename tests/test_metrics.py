@@ -55,10 +55,13 @@ def ref_full(scores: np.ndarray, pos: list[int], masked: set[int], ks):
     return out
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_full_metrics_match_reference(seed):
+@pytest.mark.parametrize("auc", [True, False])
+@pytest.mark.parametrize("seed, ks", [(s, [3, 10]) for s in range(5)] + [(5, [1, 29]), (6, [30])])
+def test_full_metrics_match_reference(seed, ks, auc):
+    """Integer scores in 0..5 over 30 videos: ties everywhere, also at every top-K boundary; the
+    sorting path (auc=True) and the top-k path must both give the reference's values."""
     rng = np.random.default_rng(100 + seed)
-    n_users, n_items, ks = 25, 30, [3, 10]
+    n_users, n_items = 25, 30
     scores = rng.integers(0, 6, size=(n_users, n_items)).astype(np.float32)
     positives = np.full((n_users, 5), -1)
     refs = []
@@ -70,9 +73,12 @@ def test_full_metrics_match_reference(seed):
         positives[u, : len(pos)] = pos
         masked_scores[u, list(masked)] = -np.inf
         refs.append(ref_full(scores[u], pos, masked, ks))
-    got = full_metrics(torch.as_tensor(masked_scores), torch.as_tensor(positives), ks)
+    got = full_metrics(torch.as_tensor(masked_scores), torch.as_tensor(positives), ks, auc=auc)
+    assert ("auc" in got) == auc
     for u, ref in enumerate(refs):
         for k, v in ref.items():
+            if k == "auc" and not auc:
+                continue
             assert got[k][u].item() == pytest.approx(v, abs=1e-9), (u, k)
 
 
@@ -81,6 +87,8 @@ def test_full_constant_scores_get_no_credit_from_ties():
     positives = torch.tensor([[3, -1], [7, 9]])
     got = full_metrics(scores, positives, [10])
     assert got["recall@10"].tolist() == [0.0, 0.0]
+    fast = full_metrics(scores, positives, [10], auc=False)
+    assert fast["recall@10"].tolist() == [0.0, 0.0] and fast["mrr"].tolist() == [1 / 50, 1 / 50]
     assert torch.allclose(got["auc"], torch.full((2,), 0.5, dtype=torch.float64))
 
 
