@@ -79,7 +79,7 @@ def test_ddp_without_torchrun_is_a_clear_error(tiny_processed, tmp_path):
 
 
 def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tiny_processed, tmp_path):
-    common = ["experiment=tiny_synthetic", "train.epochs=3", "train.tensorboard=false",
+    common = ["experiment=tiny_synthetic", "train.epochs=3", "train.tensorboard=false", "eval.full_auc=true",
               f"paths.processed_dir={tiny_processed}"]
     one = tmp_path / "one"
     r1 = run_module("gcfa_dgl.train", *common, "sampler.batch_size=128", f"hydra.run.dir={one}")
