@@ -44,9 +44,9 @@ def full_metrics(scores: Tensor, positives: Tensor, ks: list[int], auc: bool = T
 
     Masked videos (seen in training, or the validation items when testing) must be -inf.
     `positives` (users, m) holds each user's held-out videos, padded with -1; every row needs one.
-    With `auc`, every row is sorted (the AUC needs each positive's rank among all videos);
-    without it, Recall/HR/NDCG@K and MRR come from `torch.topk` and one comparison pass, several
-    times faster and with the same values.
+    Recall/HR/NDCG/MRR@K come from `torch.topk` of K+1 scores per row. With `auc`, every row is
+    also sorted for the ranks of all positives among all videos: AUC and the untruncated MRR are
+    added (several times slower). Both ways give identical values for the @K metrics.
     """
     if not auc:
         return _full_topk(scores, positives, ks)
@@ -75,50 +75,41 @@ def full_metrics(scores: Tensor, positives: Tensor, ks: list[int], auc: bool = T
     npos = n_pos.double()
     out = {"auc": (auc_each.nan_to_num(0.0) * vf).sum(1) / npos}
     prank = torch.where(valid, prank, torch.full_like(prank, float("inf")))
-    gains = 1.0 / torch.log2(prank + 2)
-    for k in ks:
-        hit = (prank < k).double()
-        out[f"recall@{k}"] = hit.sum(1) / npos
-        out[f"hr@{k}"] = (hit.sum(1) > 0).double()
-        ideal = _prefix(1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2))
-        out[f"ndcg@{k}"] = (gains * hit).sum(1) / ideal[npos.clamp(max=k).long()]
+    out.update(_at_k(prank, npos, ks))
     out["mrr"] = 1.0 / (prank.min(1).values + 1)
     return out
 
 
-def _full_topk(scores: Tensor, positives: Tensor, ks: list[int]) -> dict[str, Tensor]:
-    """Recall/HR/NDCG@K and MRR with pessimistic ties, without sorting whole rows.
-
-    A positive scoring strictly above the (K+1)-th best score is itself in the top K+1, so the
-    count of videos scoring at least as high as it, its pessimistic rank + 1, is read off the
-    top K+1; any other positive has K+1 videos at or above it and misses every cut-off <= K.
-    MRR needs the best positive's exact rank: one pass over the rows where it falls outside."""
-    b, n_items = scores.shape
-    valid = positives >= 0
-    npos = valid.sum(1).double()
-    p = scores.gather(1, positives.clamp(min=0))
-    p = torch.where(valid, p, torch.full_like(p, float("-inf")))
-    kk = min(max(ks) + 1, n_items)
-    top = torch.topk(scores, kk, dim=1, sorted=True).values
-    floor = top[:, -1:]
-    inside = (p > floor) | (kk == n_items)
-    at_least = (top.unsqueeze(1) >= p.unsqueeze(2)).sum(2)  # videos scoring >= each positive, if inside
-    prank = torch.where(valid & inside, (at_least - 1).double(), torch.full_like(p, float("inf"), dtype=torch.float64))
-    gains = 1.0 / torch.log2(prank + 2)
+def _at_k(prank: Tensor, npos: Tensor, ks: list[int]) -> dict[str, Tensor]:
+    """Recall, HR, NDCG and MRR at each K from 0-based ranks of the positives (inf: padding)."""
     out: dict[str, Tensor] = {}
+    gains = 1.0 / torch.log2(prank + 2)
+    best = prank.min(1).values
     for k in ks:
         hit = (prank < k).double()
         out[f"recall@{k}"] = hit.sum(1) / npos
         out[f"hr@{k}"] = (hit.sum(1) > 0).double()
         ideal = _prefix(1.0 / torch.log2(torch.arange(k, dtype=torch.float64) + 2))
         out[f"ndcg@{k}"] = (gains * hit).sum(1) / ideal[npos.clamp(max=k).long()]
-    best = p.max(1).values
-    best_rank = prank.min(1).values
-    outside = torch.nonzero(~torch.isfinite(best_rank)).squeeze(1)
-    if len(outside):
-        best_rank[outside] = (scores[outside] >= best[outside, None]).sum(1).double() - 1
-    out["mrr"] = 1.0 / (best_rank + 1)
+        out[f"mrr@{k}"] = torch.where(best < k, 1.0 / (best + 1), torch.zeros_like(best))
     return out
+
+
+def _full_topk(scores: Tensor, positives: Tensor, ks: list[int]) -> dict[str, Tensor]:
+    """The @K metrics with pessimistic ties, without sorting whole rows.
+
+    A positive scoring strictly above the (K+1)-th best score is itself in the top K+1, so the
+    number of videos scoring at least as high as it (its pessimistic rank + 1) is counted there;
+    any other positive has K+1 videos at or above it and misses every cut-off <= K."""
+    n_items = scores.shape[1]
+    valid = positives >= 0
+    p = scores.gather(1, positives.clamp(min=0))
+    kk = min(max(ks) + 1, n_items)
+    top = torch.topk(scores, kk, dim=1, sorted=True).values
+    inside = valid & ((p > top[:, -1:]) | (kk == n_items))
+    at_least = (top.unsqueeze(1) >= p.unsqueeze(2)).sum(2, dtype=torch.int32)
+    prank = torch.where(inside, (at_least - 1).double(), torch.full(p.shape, float("inf"), dtype=torch.float64))
+    return _at_k(prank, valid.sum(1).double(), ks)
 
 
 def mean(metrics: dict[str, Tensor]) -> dict[str, float]:

@@ -45,8 +45,10 @@ def ref_full(scores: np.ndarray, pos: list[int], masked: set[int], ks):
     prank = {i: sum(1 for j in unmasked if j != i and scores[j] >= scores[i]) for i in pos}
     negs = [j for j in unmasked if j not in pos]
     auc = np.mean([np.mean([(scores[i] > scores[j]) + 0.5 * (scores[i] == scores[j]) for j in negs]) for i in pos])
-    out = {"auc": auc, "mrr": 1 / (min(prank.values()) + 1)}
+    best = min(prank.values())
+    out = {"auc": auc, "mrr": 1 / (best + 1)}
     for k in ks:
+        out[f"mrr@{k}"] = 1 / (best + 1) if best < k else 0.0
         hits = [i for i in pos if prank[i] < k]
         out[f"recall@{k}"] = len(hits) / len(pos)
         out[f"hr@{k}"] = float(len(hits) > 0)
@@ -74,10 +76,10 @@ def test_full_metrics_match_reference(seed, ks, auc):
         masked_scores[u, list(masked)] = -np.inf
         refs.append(ref_full(scores[u], pos, masked, ks))
     got = full_metrics(torch.as_tensor(masked_scores), torch.as_tensor(positives), ks, auc=auc)
-    assert ("auc" in got) == auc
+    assert ("auc" in got) == auc and ("mrr" in got) == auc
     for u, ref in enumerate(refs):
         for k, v in ref.items():
-            if k == "auc" and not auc:
+            if k in ("auc", "mrr") and not auc:
                 continue
             assert got[k][u].item() == pytest.approx(v, abs=1e-9), (u, k)
 
@@ -88,7 +90,7 @@ def test_full_constant_scores_get_no_credit_from_ties():
     got = full_metrics(scores, positives, [10])
     assert got["recall@10"].tolist() == [0.0, 0.0]
     fast = full_metrics(scores, positives, [10], auc=False)
-    assert fast["recall@10"].tolist() == [0.0, 0.0] and fast["mrr"].tolist() == [1 / 50, 1 / 50]
+    assert fast["recall@10"].tolist() == [0.0, 0.0] and fast["mrr@10"].tolist() == [0.0, 0.0]
     assert torch.allclose(got["auc"], torch.full((2,), 0.5, dtype=torch.float64))
 
 

@@ -21,23 +21,28 @@ def compose_prep(overrides: list[str]):
         return compose(config_name="prep", overrides=overrides)
 
 
-def ml1m_sized(processed_dir: str | None = None):
+ML1M_SIZED = ["dataset=synthetic", "dataset.name=synthetic_ml1m_size", "dataset.synthetic.n_users=6040",
+              "dataset.synthetic.n_items=3706", "dataset.synthetic.n_interactions=1000209",
+              "dataset.synthetic.n_info=18"]
+
+
+def ml1m_overrides() -> tuple[list[str], str]:
     """ML-1M (ratings_notime through the csv source) when GCFA_RAW_DIR has it, else a synthetic
-    graph of the same size (6,040 users, 3,706 videos, 1,000,209 interactions)."""
+    dataset of the same size (6,040 users, 3,706 videos, 1,000,209 interactions)."""
+    raw = os.environ.get("GCFA_RAW_DIR")
+    if raw and (Path(raw) / "ml-1m" / "ratings_notime.csv").exists():
+        return ["dataset=ml1m_notime"], "ML-1M (ratings_notime)"
+    return list(ML1M_SIZED), "synthetic, ML-1M-sized"
+
+
+def ml1m_sized(processed_dir: str | None = None):
+    """The processed ML-1M-sized dataset of `ml1m_overrides`, prepared if needed, and its label."""
     from data_prep.pipeline import prepare
     from gcfa_dgl.data import load_processed
 
     extra = [f"paths.processed_dir={processed_dir}"] if processed_dir else []
-    raw = os.environ.get("GCFA_RAW_DIR")
-    if raw and (Path(raw) / "ml-1m" / "ratings_notime.csv").exists():
-        cfg = compose_prep(["dataset=ml1m_notime", *extra])
-        label = "ML-1M (ratings_notime)"
-    else:
-        cfg = compose_prep(["dataset=synthetic", "dataset.name=synthetic_ml1m_size",
-                            "dataset.synthetic.n_users=6040", "dataset.synthetic.n_items=3706",
-                            "dataset.synthetic.n_interactions=1000209", "dataset.synthetic.n_info=18", *extra])
-        label = "synthetic, ML-1M-sized"
-    return load_processed(prepare(cfg)), label
+    overrides, label = ml1m_overrides()
+    return load_processed(prepare(compose_prep([*overrides, *extra]))), label
 
 
 def median_rate(fn: Callable[[], int], repeats: int = 5) -> float:
@@ -48,3 +53,76 @@ def median_rate(fn: Callable[[], int], repeats: int = 5) -> float:
         n = fn()
         rates.append(n / (time.perf_counter() - t))
     return statistics.median(rates)
+
+
+def run_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run `cmd` to completion: wall seconds and the child's own peak RSS (wait4's rusage, so
+    earlier children do not count), with its output. Exits with the child's stderr on failure."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd or CONF.parent)
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if p.returncode != 0:
+        sys.exit(f"error: benchmark child failed ({' '.join(map(str, cmd))}):\n{stderr[-3000:]}")
+    return {"seconds": seconds, "peak_rss_gb": usage.ru_maxrss / 2**20, "stdout": stdout, "stderr": stderr}
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float:
+    """Least-squares exponent b of y = a * x^b: 1.0 is linear growth."""
+    import numpy as np
+
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+class PeakRSS:
+    """Peak resident memory above the starting level while the block runs, polled every 2 ms
+    (ru_maxrss only ever grows, so it cannot isolate one step of a process)."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        import psutil
+
+        self._proc, self._interval = psutil.Process(), interval
+        self.peak_gb = 0.0
+
+    def __enter__(self) -> PeakRSS:
+        import threading
+
+        self._start = self._proc.memory_info().rss
+        self._peak, self._stop = self._start, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._proc.memory_info().rss)
+            self._stop.wait(self._interval)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._proc.memory_info().rss)
+        self.peak_gb = (self._peak - self._start) / 2**30
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def write_json(path: Path, obj) -> None:
+    import json
+
+    from data_prep.store import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, indent=2) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
