@@ -86,12 +86,21 @@ class Evaluator:
     def _full(self, model, zu, zv, split: str):
         held = self.valid_csr if split == "valid" else self.test_csr
         indptr, indices = held
-        has = torch.nonzero(indptr[1:] > indptr[:-1]).squeeze(1)
+        sizes = indptr[1:] - indptr[:-1]
+        # Users by decreasing number of held-out videos: a chunk's first user sets its padded width.
+        has = torch.nonzero(sizes > 0).squeeze(1)
+        has = has[torch.sort(sizes[has], descending=True, stable=True).indices]
         n_items = zv.shape[0]
-        step = max(1, self.chunk_mb * (1 << 20) // (4 * 4 * n_items))  # scores, sort, masks
+        budget = self.chunk_mb * (1 << 20)
         parts: dict[str, list[torch.Tensor]] = {}
-        for start in range(0, len(has), step):
-            users = has[start : start + step]
+        start = 0
+        while start < len(has):
+            width = int(sizes[has[start]])
+            # bytes per user: scores, top-k and masks (16 per video); with AUC, the sort and the
+            # positives x positives comparisons (24 per pair)
+            per_user = 16 * n_items + 16 * width + (24 * width * width if self.full_auc else 0)
+            users = has[start : start + max(1, budget // per_user)]
+            start += len(users)
             scores = model.score_matrix(zu[users], zv).float()
             masks = [self.train_csr] + ([self.valid_csr] if split == "test" else [])
             for m_indptr, m_indices in masks:

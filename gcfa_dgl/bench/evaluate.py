@@ -8,13 +8,16 @@ validation video is scored against all videos by a dot-product model with random
 - ours: `Evaluator` with the default `eval.full_auc=false` (chunks of users, train videos masked,
   Recall/NDCG/HR@10,20 and MRR), for each `eval.chunk_mb` in `--chunks`;
 - ours with `eval.full_auc=true` (a sort of every row), at the default chunk size.
-Timings are interleaved, median of `--repeats`; memory is the peak RSS above the level before
-the call (polled), so the reference's users x videos matrix shows against our chunk bound.
+Timings are interleaved in one process, median of `--repeats`. Memory is measured once per case
+in a fresh child process (so no allocator cache from earlier calls hides it): the peak RSS above
+the level just before the call, polled every 2 ms. The reference's users x videos matrix shows
+against our chunk bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from gcfa_dgl.bench.common import PeakRSS, compose_prep, median, ml1m_sized, write_json
+from gcfa_dgl.bench.common import PeakRSS, compose_prep, median, ml1m_sized, run_child, write_json
 
 SYNTHETIC_1M = ["dataset=synthetic", "dataset.name=synthetic_1000000", "dataset.synthetic.n_interactions=1000000",
                 "dataset.synthetic.n_users=10000", "dataset.synthetic.n_items=1000", "dataset.synthetic.n_info=50"]
@@ -42,64 +45,70 @@ class DotModel:
         return zu @ zv.T
 
 
-def measure(fn, repeats: int) -> tuple[float, float]:
-    """(median seconds, max peak RSS above the start in GB) of `repeats` calls."""
-    secs, mem = [], []
-    for _ in range(repeats):
-        with PeakRSS() as peak:
-            t = time.perf_counter()
-            fn()
-            secs.append(time.perf_counter() - t)
-        mem.append(peak.peak_gb)
-    return median(secs), max(mem)
-
-
-def bench_dataset(data, label: str, chunks: list[int], repeats: int) -> dict:
+def cases(data, chunks: list[int]) -> dict:
+    """name -> a call that evaluates every user with a validation video once."""
     from gcfa_dgl.evaluate import Evaluator
 
     model = DotModel(data.n_users, data.n_videos)
     z = (model.zu, model.zv)
-    ev = {c: Evaluator(data, [1], [10, 20], chunk_mb=c) for c in chunks}
     default = 64 if 64 in chunks else chunks[0]
+    ev = {c: Evaluator(data, [1], [10, 20], chunk_mb=c) for c in chunks}
     ev_auc = Evaluator(data, [1], [10, 20], chunk_mb=default, full_auc=True)
     indptr = ev[default].valid_csr[0]
     users = torch.nonzero(indptr[1:] > indptr[:-1]).squeeze(1)
-
-    def reference():
-        torch.topk(model.zu[users] @ model.zv.T, 20, dim=1)
-
-    cases = {"dense product + topk": reference}
+    out = {"dense product + topk": lambda: torch.topk(model.zu[users] @ model.zv.T, 20, dim=1)}
     for c, e in ev.items():
-        cases[f"Evaluator, chunk {c} MiB"] = lambda e=e: e._full(model, *z, "valid")
-    cases[f"Evaluator with full AUC, chunk {default} MiB"] = lambda: ev_auc._full(model, *z, "valid")
-    for fn in cases.values():  # warm-up
+        out[f"Evaluator, chunk {c} MiB"] = lambda e=e: e._full(model, *z, "valid")
+    out[f"Evaluator with full AUC, chunk {default} MiB"] = lambda: ev_auc._full(model, *z, "valid")
+    return out, int(len(users))
+
+
+def load(which: str):
+    from data_prep.pipeline import prepare
+    from gcfa_dgl.data import load_processed
+
+    if which == "ml1m":
+        return ml1m_sized()
+    return load_processed(prepare(compose_prep(SYNTHETIC_1M))), "synthetic, 1,000,000 interactions"
+
+
+def child_memory(which: str, chunks: list[int], case: str) -> float:
+    """Peak RSS above the start, in MiB, of one call of `case` in this fresh process."""
+    data, _ = load(which)
+    fn = cases(data, chunks)[0][case]
+    with PeakRSS() as peak:
         fn()
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    mems: dict[str, list[float]] = {k: [] for k in cases}
+    return peak.peak_gb * 1024
+
+
+def bench_dataset(which: str, chunks: list[int], repeats: int) -> dict:
+    data, label = load(which)
+    calls, n_users = cases(data, chunks)
+    for fn in calls.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(repeats):
-        for k, fn in cases.items():
-            s, m = measure(fn, 1)
-            times[k].append(s)
-            mems[k].append(m)
+        for k, fn in calls.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    mem = {}
+    for k in calls:
+        cmd = [sys.executable, "-m", "gcfa_dgl.bench.evaluate", "--child", which, k, "--chunks", *map(str, chunks)]
+        mem[k] = round(json.loads(run_child(cmd)["stdout"].strip().splitlines()[-1])["peak_extra_mb"], 1)
     ref = median(times["dense product + topk"])
     return {
-        "dataset": label, "users": int(len(users)), "videos": data.n_videos,
-        "dense_matrix_mb": round(len(users) * data.n_videos * 4 / 2**20, 1),
+        "dataset": label, "users": n_users, "videos": data.n_videos,
+        "dense_matrix_mb": round(n_users * data.n_videos * 4 / 2**20, 1),
         "seconds": {k: round(median(v), 4) for k, v in times.items()},
         "ratio_vs_dense": {k: round(median(v) / ref, 3) for k, v in times.items()},
-        "peak_extra_mb": {k: round(max(v) * 1024, 1) for k, v in mems.items()},
+        "peak_extra_mb": mem,
     }
 
 
 def run(chunks: list[int], repeats: int) -> dict:
-    from data_prep.pipeline import prepare
-    from gcfa_dgl.data import load_processed
-
-    ml1m, label = ml1m_sized()
-    syn = load_processed(prepare(compose_prep(SYNTHETIC_1M)))
     return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats,
-            "results": [bench_dataset(ml1m, label, chunks, repeats),
-                        bench_dataset(syn, "synthetic, 1,000,000 interactions", chunks, repeats)]}
+            "results": [bench_dataset(w, chunks, repeats) for w in ("ml1m", "synthetic_1m")]}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -107,7 +116,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--chunks", type=int, nargs="+", default=[16, 64, 256])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--child", nargs=2, metavar=("DATASET", "CASE"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.child:
+        print(json.dumps({"peak_extra_mb": child_memory(a.child[0], a.chunks, a.child[1])}))
+        return {}
     res = run(a.chunks, a.repeats)
     for r in res["results"]:
         print(f"{r['dataset']}: {r['users']:,} users x {r['videos']:,} videos "
