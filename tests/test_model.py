@@ -123,3 +123,20 @@ def test_gcmc_towers_are_not_rectified(data):
     zu, zv = model.embed_all(data.graph, ImportanceSampler([-1], mode="full"))
     assert (zv < 0).any() and (zu < 0).any()
     assert not (zv == 0).all(dim=1).any()
+
+
+def test_lightgcn_propagation_gradient_matches_dense(data):
+    """LightGCN's sparse product reuses Ã in its backward (Ã is symmetric): the gradient must be
+    the dense product's."""
+    from gcfa_dgl.models.lightgcn import SymmetricSpMM, normalised_adjacency
+
+    adj = normalised_adjacency(data.graph)
+    dense = adj.to_dense()
+    assert torch.equal(dense, dense.T)
+    x = torch.randn(dense.shape[0], 4, requires_grad=True)
+    w = torch.randn(dense.shape[0], 4)
+    (SymmetricSpMM.apply(adj, x) * w).sum().backward()
+    got = x.grad.clone()
+    x.grad = None
+    ((dense @ x) * w).sum().backward()
+    assert torch.allclose(got, x.grad, atol=1e-5)
