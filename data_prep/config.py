@@ -108,6 +108,12 @@ class TightnessConfig:
     top_m: int = 20
     # Memory bound of one block of the user-user / video-video similarity product, in MiB.
     block_mb: int = 256
+    # Each video counts at most this many of its viewers towards user-user similarity (and each
+    # user at most this many videos towards video-video similarity): a seeded uniform sample.
+    # The product then costs O(max_degree x interactions) instead of the sum of squared degrees,
+    # which grows faster than the data. null: exact.
+    max_degree: int | None = 1000
+    seed: int = 0
 
 
 @dataclass
@@ -184,6 +190,8 @@ def validate_dataset(cfg: Any) -> None:
     check(d.negatives.num >= 1, "dataset.negatives.num", f"must be >= 1, got {d.negatives.num}")
     check(d.tightness.top_m >= 1, "dataset.tightness.top_m", f"must be >= 1, got {d.tightness.top_m}")
     check(d.tightness.block_mb >= 1, "dataset.tightness.block_mb", "must be >= 1")
+    check(d.tightness.max_degree is None or d.tightness.max_degree >= 1, "dataset.tightness.max_degree",
+          f"must be >= 1 or null, got {d.tightness.max_degree}")
     if d.rating_range is not None:
         check(
             len(d.rating_range) == 2 and d.rating_range[0] <= d.rating_range[1],

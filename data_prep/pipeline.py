@@ -120,8 +120,9 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
         tu, tv, tr_rating = inter.user[tr], inter.item[tr], inter.rating[tr]
         levels = np.unique(tr_rating)
         m = ds.tightness
-        uu = cosine_top_m(tu, tv, inter.n_users, inter.n_items, m.top_m, m.block_mb, "user-user")
-        vv = cosine_top_m(tv, tu, inter.n_items, inter.n_users, m.top_m, m.block_mb, "video-video")
+        cap = {"max_degree": m.max_degree, "seed": m.seed}
+        uu = cosine_top_m(tu, tv, inter.n_users, inter.n_items, m.top_m, m.block_mb, "user-user", **cap)
+        vv = cosine_top_m(tv, tu, inter.n_items, inter.n_users, m.top_m, m.block_mb, "video-video", **cap)
         vi, info_names = None, []
         if raw.info is not None and len(raw.info):
             vi, info_names = _info_edges(raw.info, inter.item_keys, inter.n_items)

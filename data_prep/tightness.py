@@ -2,7 +2,11 @@
 
 - user-video: rating / max rating (1.0 for implicit data);
 - video-info: IDF of the info node, log(1 + V / df), normalised to sum 1 over each video's tags;
-- user-user and video-video: cosine of binary interaction vectors, the top-M per node.
+- user-user and video-video: cosine of binary interaction vectors, the top-M per node. With
+  `max_degree` C, each column keeps a seeded uniform sample of at most C of its entries first (a
+  video at most C viewers for user-user similarity), so the candidate pairs number at most
+  C x interactions: linear in the data, where the exact count, the sum of squared column
+  degrees, grows faster as popular videos gain viewers.
 
 The cosine top-M is computed in row blocks of a sparse product. A block holds at most
 `block_mb` MiB of candidate pairs in all (bounded by the number of 2-paths of its rows, computed
@@ -46,12 +50,16 @@ def cosine_top_m(
     top_m: int,
     block_mb: int = 256,
     desc: str = "similarity",
+    max_degree: int | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-M cosine neighbours of each row node over binary row-col incidence.
 
     Returns (src, dst, weight): `src` is a neighbour of `dst`, weight its cosine in (0, 1].
     Ties are broken by the smaller neighbour id, so the result is deterministic.
     """
+    if max_degree is not None:
+        rows, cols = cap_column_degree(rows, cols, max_degree, seed)
     x = sp.csr_matrix(
         (np.ones(len(rows), np.float32), (rows, cols)), shape=(n_rows, n_cols), dtype=np.float32
     )
@@ -82,6 +90,19 @@ def cosine_top_m(
         e = np.empty(0, np.int64)
         return e, e.copy(), np.empty(0, np.float32)
     return np.concatenate(out_src), np.concatenate(out_dst), np.concatenate(out_w)
+
+
+def cap_column_degree(rows: np.ndarray, cols: np.ndarray, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries with at most `cap` per column: a seeded uniform sample of each larger column."""
+    deg = np.bincount(cols)
+    if len(deg) == 0 or deg.max() <= cap:
+        return rows, cols
+    key = np.random.default_rng(seed).random(len(cols))
+    order = np.lexsort((key, cols))
+    grouped = cols[order]
+    rank = np.arange(len(cols)) - np.searchsorted(grouped, grouped, side="left")
+    keep = np.sort(order[rank < cap])
+    return rows[keep], cols[keep]
 
 
 def _top_sparse(s, start, inv_norm, top_m):

@@ -7,6 +7,7 @@ import numpy as np
 from data_prep.tightness import (
     _top_dense,
     _top_sparse,
+    cap_column_degree,
     cosine_top_m,
     info_tightness,
     rating_tightness,
@@ -73,3 +74,28 @@ def test_info_idf_normalised_per_video():
     w = info_tightness(video, info, n_videos=3, n_info=2)
     idf0, idf1 = np.log1p(3 / 3), np.log1p(3 / 1)
     np.testing.assert_allclose(w, [idf0 / (idf0 + idf1), idf1 / (idf0 + idf1), 1.0, 1.0], rtol=1e-6)
+
+
+def test_column_cap_samples_large_columns_only():
+    rng = np.random.default_rng(5)
+    cols = np.concatenate([np.zeros(500, np.int64), np.ones(40, np.int64), np.full(7, 2)])
+    rows = rng.permutation(len(cols)).astype(np.int64)
+    r, c = cap_column_degree(rows, cols, 50, seed=0)
+    assert np.bincount(c).tolist() == [50, 40, 7]
+    small = np.isin(cols, [1, 2])
+    assert sorted(r[c > 0].tolist()) == sorted(rows[small].tolist())  # untouched below the cap
+    assert set(r[c == 0].tolist()) <= set(rows[cols == 0].tolist())
+    again, _ = cap_column_degree(rows, cols, 50, seed=0)
+    other, _ = cap_column_degree(rows, cols, 50, seed=1)
+    assert np.array_equal(r, again) and not np.array_equal(r, other)
+
+
+def test_cap_at_or_above_the_largest_degree_is_exact():
+    rng = np.random.default_rng(2)
+    rows, cols = rng.integers(0, 60, 800), rng.integers(0, 25, 800)
+    exact = cosine_top_m(rows, cols, 60, 25, top_m=5)
+    capped = cosine_top_m(rows, cols, 60, 25, top_m=5, max_degree=int(np.bincount(cols).max()))
+    for a, b in zip(exact, capped):
+        np.testing.assert_array_equal(a, b)
+    tight = cosine_top_m(rows, cols, 60, 25, top_m=5, max_degree=10)
+    assert not all(len(a) == len(b) and np.array_equal(a, b) for a, b in zip(exact, tight))
