@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-sampler bench-prep bench-ddp
+.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-ddp bench-report
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -19,7 +19,8 @@ help:
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
-	@echo "make bench            benchmarks (sampler, preparation, 2-process DDP); JSON goes into reports/bench/"
+	@echo "make bench            every benchmark (about 1.5 h on 2 cores): JSON in reports/bench/, docs/benchmarks.md"
+	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, ddp; bench-report rewrites the page"
 
 install: $(VENV)/.installed
 
@@ -70,13 +71,31 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: bench-sampler bench-prep bench-ddp
-
-bench-sampler: install
-	$(PY) -m gcfa_dgl.bench.sampler --json reports/bench/sampler.json
-
-bench-ddp: install
-	$(PY) -m gcfa_dgl.bench.ddp --json reports/bench/ddp.json
+# Preparation first: it prepares the datasets the other benchmarks read. Then the page.
+BENCH := reports/bench
+bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-ddp
+	$(MAKE) bench-report
 
 bench-prep: install
-	$(PY) -m gcfa_dgl.bench.prep --interactions 1000000 10000000 --json reports/bench/prep.json
+	$(PY) -m gcfa_dgl.bench.prep --json $(BENCH)/prep.json $(ARGS)
+
+bench-sampler: install
+	$(PY) -m gcfa_dgl.bench.sampler --json $(BENCH)/sampler.json $(ARGS)
+
+bench-train: install
+	$(PY) -m gcfa_dgl.bench.train --json $(BENCH)/train.json $(ARGS)
+
+bench-evaluate: install
+	$(PY) -m gcfa_dgl.bench.evaluate --json $(BENCH)/evaluate.json $(ARGS)
+
+bench-epoch: install
+	$(PY) -m gcfa_dgl.bench.epoch --json $(BENCH)/epoch.json $(ARGS)
+
+bench-profile: install
+	$(PY) -m gcfa_dgl.bench.profile --json $(BENCH)/profile.json $(ARGS)
+
+bench-ddp: install
+	$(PY) -m gcfa_dgl.bench.ddp --json $(BENCH)/ddp.json $(ARGS)
+
+bench-report: install
+	$(PY) -m gcfa_dgl.bench.report --bench $(BENCH)

@@ -1,8 +1,10 @@
 """Full-ranking evaluation of all users against one dense users x videos product plus top-k.
 
-    python -m gcfa_dgl.bench.evaluate [--chunks 16 64 256] [--repeats 5] [--json f]
+    python -m gcfa_dgl.bench.evaluate [--chunks 16 64 256] [--repeats 5] [--datasets ml1m synthetic:1000000]
+                                      [--json f]
 
-On ML-1M (or its synthetic stand-in) and on synthetic data with 1M interactions, every user with a
+On ML-1M (or its synthetic stand-in) and on synthetic data with 1M interactions (the shape of
+`bench.prep`), every user with a
 validation video is scored against all videos by a dot-product model with random 64-d towers:
 - reference: `torch.topk(zu @ zv.T, K)` over all those users at once (no masking, no metrics);
 - ours: `Evaluator` with the default `eval.full_auc=false` (chunks of users, train videos masked,
@@ -25,10 +27,15 @@ from pathlib import Path
 
 import torch
 
-from gcfa_dgl.bench.common import PeakRSS, compose_prep, median, ml1m_sized, run_child, write_json
-
-SYNTHETIC_1M = ["dataset=synthetic", "dataset.name=synthetic_1000000", "dataset.synthetic.n_interactions=1000000",
-                "dataset.synthetic.n_users=10000", "dataset.synthetic.n_items=1000", "dataset.synthetic.n_info=50"]
+from gcfa_dgl.bench.common import (
+    PeakRSS,
+    compose_prep,
+    median,
+    ml1m_overrides,
+    run_child,
+    write_json,
+)
+from gcfa_dgl.bench.prep import synthetic
 
 
 class DotModel:
@@ -64,12 +71,19 @@ def cases(data, chunks: list[int]) -> dict:
 
 
 def load(which: str):
+    """A processed dataset by name: "ml1m" (ML-1M or its stand-in), "synthetic:N", or Hydra
+    dataset overrides joined by spaces."""
     from data_prep.pipeline import prepare
     from gcfa_dgl.data import load_processed
 
     if which == "ml1m":
-        return ml1m_sized()
-    return load_processed(prepare(compose_prep(SYNTHETIC_1M))), "synthetic, 1,000,000 interactions"
+        overrides, label = ml1m_overrides()
+    elif which.startswith("synthetic:"):
+        n = int(which.split(":", 1)[1])
+        overrides, label = synthetic(n), f"synthetic, {n:,} interactions"
+    else:
+        overrides, label = which.split(), which
+    return load_processed(prepare(compose_prep(overrides))), label
 
 
 def child_memory(which: str, chunks: list[int], case: str) -> float:
@@ -106,9 +120,9 @@ def bench_dataset(which: str, chunks: list[int], repeats: int) -> dict:
     }
 
 
-def run(chunks: list[int], repeats: int) -> dict:
+def run(chunks: list[int], repeats: int, datasets: list[str]) -> dict:
     return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats,
-            "results": [bench_dataset(w, chunks, repeats) for w in ("ml1m", "synthetic_1m")]}
+            "results": [bench_dataset(w, chunks, repeats) for w in datasets]}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -116,12 +130,14 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--chunks", type=int, nargs="+", default=[16, 64, 256])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--datasets", nargs="+", default=["ml1m", "synthetic:1000000"],
+                   help='"ml1m", "synthetic:N", or dataset overrides in one quoted string')
     p.add_argument("--child", nargs=2, metavar=("DATASET", "CASE"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         print(json.dumps({"peak_extra_mb": child_memory(a.child[0], a.chunks, a.child[1])}))
         return {}
-    res = run(a.chunks, a.repeats)
+    res = run(a.chunks, a.repeats, a.datasets)
     for r in res["results"]:
         print(f"{r['dataset']}: {r['users']:,} users x {r['videos']:,} videos "
               f"(dense scores {r['dense_matrix_mb']} MiB), median of {a.repeats}", file=sys.stdout)

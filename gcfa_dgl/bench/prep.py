@@ -1,67 +1,105 @@
-"""Time and peak RSS of `make data` on synthetic datasets of growing size.
+"""Time and peak RSS of `make data` on the real datasets and on synthetic data of growing size.
 
-    python -m gcfa_dgl.bench.prep --interactions 1000000 10000000 [--json out.json]
+    python -m gcfa_dgl.bench.prep [--datasets ml100k ml1m_notime] [--interactions 1000000 5000000 20000000]
+                                  [--repeats 3] [--json f]
 
-Each size runs `python -m data_prep` in a fresh child process (so its peak RSS is its own) on a
-synthetic dataset with 1 user per 100 and 1 video per 1,000 interactions (ML-10M-like density).
+Each preparation runs `python -m data_prep ... force=true` in a fresh child process; its wall time
+and its own peak RSS (wait4) are recorded, median time and maximum RSS over `--repeats`. Synthetic
+data has 1 user per 100 and 1 video per 1,000 interactions and 50 info tags. The fitted exponent
+b of time ~ interactions^b (and of memory) over the synthetic sizes is the figure of merit: 1.0 is
+linear. Real datasets need GCFA_RAW_DIR (or are downloaded, with paths.download=true); a missing
+one is reported and skipped. The outputs go to the usual processed directory, so training
+benchmarks find them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
+import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+from gcfa_dgl.bench.common import loglog_slope, median, run_child, write_json
 
-def run_one(n: int, workdir: Path) -> dict:
-    users, items = max(n // 100, 10), max(n // 1000, 10)
-    cmd = [
-        sys.executable, "-m", "data_prep", "dataset=synthetic", f"dataset.name=synthetic_{n}",
-        f"dataset.synthetic.n_interactions={n}", f"dataset.synthetic.n_users={users}",
-        f"dataset.synthetic.n_items={items}", "dataset.synthetic.n_info=50",
-        f"paths.processed_dir={workdir}", "force=true",
-    ]
-    t = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - t
-    if r.returncode != 0:
-        raise SystemExit(f"data_prep failed for {n} interactions:\n{r.stderr[-3000:]}")
-    out = Path(r.stdout.strip().splitlines()[-1].split(": ", 1)[1])
+
+def synthetic(n: int) -> list[str]:
+    """Dataset overrides of the synthetic benchmark data with n interactions (at least 100 users
+    and 400 videos, so small sizes still leave 99 unseen videos per user for the negatives)."""
+    return ["dataset=synthetic", f"dataset.name=synthetic_{n}", f"dataset.synthetic.n_interactions={n}",
+            f"dataset.synthetic.n_users={max(n // 100, 100)}", f"dataset.synthetic.n_items={max(n // 1000, 400)}",
+            "dataset.synthetic.n_info=50"]
+
+
+def prepare_once(overrides: list[str]) -> dict:
+    r = run_child([sys.executable, "-m", "data_prep", *overrides, "force=true"])
+    out = Path(r["stdout"].strip().splitlines()[-1].split(": ", 1)[1])
     meta = json.loads((out / "meta.json").read_text())
+    return {"seconds": r["seconds"], "peak_rss_gb": r["peak_rss_gb"], "meta": meta}
+
+
+def bench(name: str, overrides: list[str], repeats: int) -> dict:
+    runs = []
+    for i in range(repeats):
+        runs.append(prepare_once(overrides))
+        print(f"  {name}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
+    meta = runs[-1]["meta"]
+    c = meta["counts"]
     return {
-        "interactions": n,
-        "users": users,
-        "videos": items,
-        "seconds": round(seconds, 1),
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        "dataset": name,
+        "interactions": int(c["interactions"]),
+        "seconds": round(median([r["seconds"] for r in runs]), 2),
+        "peak_rss_gb": round(max(r["peak_rss_gb"] for r in runs), 3),
+        "runs_seconds": [round(r["seconds"], 2) for r in runs],
         "stages": meta["seconds"],
         "edges": meta["edges"],
     }
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def has_raw(dataset: str) -> bool:
+    raw = os.environ.get("GCFA_RAW_DIR")
+    folder = {"ml100k": "ml-100k", "ml1m_notime": "ml-1m", "ml1m": "ml-1m", "tiktok": "tiktok-mmssl"}[dataset]
+    return bool(raw) and (Path(raw) / folder).is_dir()
+
+
+def run(datasets: list[str], sizes: list[int], repeats: int) -> dict:
+    rows, skipped = [], []
+    for d in datasets:
+        if has_raw(d):
+            rows.append(bench(d, [f"dataset={d}"], repeats))
+        else:
+            skipped.append(d)
+    synth = [bench(f"synthetic {n:,}", synthetic(n), repeats) for n in sorted(sizes)]
+    fit = {}
+    if len(synth) >= 2:
+        x = [r["interactions"] for r in synth]
+        fit = {"seconds": round(loglog_slope(x, [r["seconds"] for r in synth]), 3),
+               "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in synth]), 3)}
+    return {"repeats": repeats, "cores": os.cpu_count(), "real": rows, "synthetic": synth, "exponent": fit,
+            "skipped": skipped}
+
+
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--interactions", type=int, nargs="+", default=[1_000_000])
+    p.add_argument("--datasets", nargs="*", default=["ml100k", "ml1m_notime"],
+                   choices=["ml100k", "ml1m", "ml1m_notime", "tiktok"])
+    p.add_argument("--interactions", type=int, nargs="*", default=[1_000_000, 5_000_000, 20_000_000])
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, default=None)
-    args = p.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        # Ascending sizes: RUSAGE_CHILDREN is the max over children, so each row reads its own peak.
-        for n in sorted(args.interactions):
-            row = run_one(n, Path(tmp))
-            rows.append(row)
-            stages = ", ".join(f"{k} {v:.0f}s" for k, v in row["stages"].items() if v >= 1)
-            print(f"{n:>12,} interactions  {row['seconds']:>8.1f} s  peak RSS {row['peak_rss_gb']:.2f} GB  ({stages})",
-                  flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return rows
+    a = p.parse_args(argv)
+    res = run(a.datasets, a.interactions, a.repeats)
+    print(f"make data, median of {a.repeats} (peak RSS: maximum)")
+    print("| dataset | interactions | seconds | peak RSS |\n|---|---:|---:|---:|")
+    for r in res["real"] + res["synthetic"]:
+        print(f"| {r['dataset']} | {r['interactions']:,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} GB |")
+    if res["exponent"]:
+        print(f"fitted exponent over the synthetic sizes: time {res['exponent']['seconds']:.2f}, "
+              f"memory {res['exponent']['peak_rss_gb']:.2f}")
+    for d in res["skipped"]:
+        print(f"skipped {d}: its raw files are not under GCFA_RAW_DIR")
+    if a.json:
+        write_json(a.json, res)
+    return res
 
 
 if __name__ == "__main__":

@@ -34,8 +34,10 @@ TABLE1_SAMPLERS = {
 MODELS = ["bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa"]
 
 
-def train_once(model: str, overrides: list[str], batch: int, max_batches: int | None, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "gcfa_dgl.train", "experiment=table1_ml1m", *overrides, f"model={model}",
+def train_once(model: str, overrides: list[str], batch: int, max_batches: int | None, out: Path,
+               experiment: str = "table1_ml1m") -> dict:
+    """One epoch in a child process: its batch-loop seconds and the child's peak RSS."""
+    cmd = [sys.executable, "-m", "gcfa_dgl.train", f"experiment={experiment}", *overrides, f"model={model}",
            *TABLE1_SAMPLERS.get(model, []), f"sampler.batch_size={batch}", "train.epochs=1",
            "eval.protocols=[sampled]", "train.monitor=sampled/auc", "eval.full_auc=false",
            "train.tensorboard=false", f"hydra.run.dir={out}"]
@@ -56,8 +58,9 @@ def train_edges(out: Path) -> int:
     return int(json.loads((prepare(cfg) / "meta.json").read_text())["counts"]["train"])
 
 
-def run(models: list[str], batch: int, repeats: int, max_batches: int | None) -> dict:
-    overrides, label = ml1m_overrides()
+def run(models: list[str], batch: int, repeats: int, max_batches: int | None,
+        data: list[str] | None = None) -> dict:
+    overrides, label = (data, "custom: " + " ".join(data)) if data else ml1m_overrides()
     runs: dict[str, list[dict]] = {m: [] for m in models}
     n_train = None
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-train-") as tmp:
@@ -91,8 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-batches", type=int, default=None)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--data", nargs="+", default=None, help="dataset overrides in place of ML-1M")
     a = p.parse_args(argv)
-    res = run(a.models, a.batch, a.repeats, a.max_batches)
+    res = run(a.models, a.batch, a.repeats, a.max_batches, a.data)
     print(f"{res['dataset']}: {res['train_edges']:,} training pairs, batch {a.batch}, median of {a.repeats}")
     print("| model | s / epoch | pairs / s | peak RSS |\n|---|---:|---:|---:|")
     for m, r in res["models"].items():

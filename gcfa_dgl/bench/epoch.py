@@ -1,0 +1,78 @@
+"""How one GCFA training epoch grows with the data: synthetic 1M, 5M and 20M interactions.
+
+    python -m gcfa_dgl.bench.epoch [--interactions 1000000 5000000 20000000] [--batch 4096]
+                                   [--max-batches 50] [--repeats 3] [--json f]
+
+The synthetic datasets of `bench.prep` (1 user per 100 and 1 video per 1,000 interactions),
+prepared first if needed. Each measurement is a child process of the real entry point (GCFA,
+Table 1 protocol) that trains `--max-batches` batches; seconds per epoch are that time scaled to
+the epoch's batch count, so they grow linearly exactly when the cost of a batch does not grow
+with the graph. Peak RSS is the child's (loading, training, its final sampled evaluation).
+Median of `--repeats` (RSS: maximum); the fitted exponents over sizes are the figures of merit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from gcfa_dgl.bench.common import loglog_slope, median, run_child, write_json
+from gcfa_dgl.bench.prep import synthetic
+from gcfa_dgl.bench.train import train_edges, train_once
+
+
+def run(sizes: list[int], batch: int, max_batches: int, repeats: int) -> dict:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="gcfa-bench-epoch-") as tmp:
+        for n in sorted(sizes):
+            run_child([sys.executable, "-m", "data_prep", *synthetic(n)])  # a no-op when prepared: RSS is training's
+            runs = []
+            for i in range(repeats):
+                out = Path(tmp) / f"{n}_{i}"
+                runs.append(train_once("gcfa", synthetic(n), batch, max_batches, out, experiment="table1"))
+                print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
+            n_train = train_edges(out)
+            batches = math.ceil(n_train / batch)
+            measured = median([r["seconds"] for r in runs])
+            per_batch = measured / min(max_batches, batches)
+            rows.append({"interactions": n, "train_edges": n_train, "batches_per_epoch": batches,
+                         "seconds_per_batch": round(per_batch, 4),
+                         "seconds_per_epoch": round(per_batch * batches, 1),
+                         "peak_rss_gb": round(max(r["peak_rss_gb"] for r in runs), 3)})
+    fit = {}
+    if len(rows) >= 2:
+        x = [r["interactions"] for r in rows]
+        fit = {"seconds_per_epoch": round(loglog_slope(x, [r["seconds_per_epoch"] for r in rows]), 3),
+               "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3)}
+    return {"model": "gcfa", "batch": batch, "max_batches": max_batches, "repeats": repeats,
+            "cores": os.cpu_count(), "sizes": rows, "exponent": fit}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--interactions", type=int, nargs="+", default=[1_000_000, 5_000_000, 20_000_000])
+    p.add_argument("--batch", type=int, default=4096)
+    p.add_argument("--max-batches", type=int, default=50)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--json", type=Path, default=None)
+    a = p.parse_args(argv)
+    res = run(a.interactions, a.batch, a.max_batches, a.repeats)
+    print(f"GCFA, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
+    print("| interactions | s / batch | s / epoch | peak RSS |\n|---:|---:|---:|---:|")
+    for r in res["sizes"]:
+        print(f"| {r['interactions']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "
+              f"{r['peak_rss_gb']:.2f} GB |")
+    if res["exponent"]:
+        print(f"fitted exponent: time {res['exponent']['seconds_per_epoch']:.2f}, "
+              f"memory {res['exponent']['peak_rss_gb']:.2f}")
+    if a.json:
+        write_json(a.json, res)
+    return res
+
+
+if __name__ == "__main__":
+    main()

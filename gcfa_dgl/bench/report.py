@@ -1,0 +1,220 @@
+"""docs/benchmarks.md from the JSON files of `make bench`, with its figures.
+
+    python -m gcfa_dgl.bench.report [--bench reports/bench] [--doc docs/benchmarks.md] [--img docs/img]
+
+Only the part between the `<!-- bench:begin -->` and `<!-- bench:end -->` markers is rewritten
+(the rest of the page, such as the optimisation log, is kept); a missing JSON file leaves its
+section out with a note. The figures are PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+from data_prep.store import atomic_write_text
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def _load(d: Path, name: str) -> dict | None:
+    p = d / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def _commit() -> str:
+    try:
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[2])
+        return r.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path) -> str | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = []
+    if prep and prep.get("synthetic"):
+        x = [r["interactions"] for r in prep["synthetic"]]
+        series.append(("make data", x, [r["seconds"] for r in prep["synthetic"]],
+                       [r["peak_rss_gb"] for r in prep["synthetic"]], prep.get("exponent", {})))
+    if epoch and epoch.get("sizes"):
+        x = [r["interactions"] for r in epoch["sizes"]]
+        ex = epoch.get("exponent", {})
+        series.append(("GCFA epoch", x, [r["seconds_per_epoch"] for r in epoch["sizes"]],
+                       [r["peak_rss_gb"] for r in epoch["sizes"]],
+                       {"seconds": ex.get("seconds_per_epoch"), "peak_rss_gb": ex.get("peak_rss_gb")}))
+    if not series:
+        return None
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for name, x, t, m, ex in series:
+        a.plot(x, t, marker="o", label=f"{name} (exponent {ex.get('seconds', float('nan')):.2f})")
+        b.plot(x, m, marker="o", label=f"{name} (exponent {ex.get('peak_rss_gb', float('nan')):.2f})")
+    for ax, label in ((a, "seconds"), (b, "peak RSS (GB)")):
+        ax.set(xscale="log", yscale="log", xlabel="interactions (synthetic)", ylabel=label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    a.set_title("time")
+    b.set_title("memory")
+    fig.tight_layout()
+    img.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(img / f"bench_scaling.{ext}", dpi=110)
+    plt.close(fig)
+    return "img/bench_scaling.png"
+
+
+def _prep(prep: dict | None) -> list[str]:
+    out = ["## Preparation (`make data`)", ""]
+    if not prep:
+        return [*out, "Not measured (no reports/bench/prep.json).", ""]
+    out += ["`python -m gcfa_dgl.bench.prep`: each preparation in a fresh process with `force=true`; "
+            f"median time and maximum peak RSS of {prep['repeats']} runs. Synthetic data: 1 user per 100 "
+            "and 1 video per 1,000 interactions.", "",
+            "| dataset | interactions | seconds | peak RSS | similarity edges (s) |", "|---|---:|---:|---:|---:|"]
+    for r in prep["real"] + prep["synthetic"]:
+        out.append(f"| {r['dataset']} | {r['interactions']:,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} GB | "
+                   f"{r['stages'].get('tightness', float('nan')):.1f} |")
+    if prep.get("exponent"):
+        e = prep["exponent"]
+        out += ["", f"Fitted exponent over the synthetic sizes (time ~ interactions^b): **time {e['seconds']:.2f}, "
+                f"memory {e['peak_rss_gb']:.2f}** (1.0 is linear)."]
+    for d in prep.get("skipped", []):
+        out.append(f"\n{d} was skipped: its raw files were not under GCFA_RAW_DIR.")
+    return [*out, ""]
+
+
+def _sampler(s: dict | None) -> list[str]:
+    out = ["## Sampling", ""]
+    if not s:
+        return [*out, "Not measured (no reports/bench/sampler.json).", ""]
+    out += [f"`python -m gcfa_dgl.bench.sampler`: {s['graph']}, fanouts {s['fanouts']}, {s['batch']} seeds per "
+            "batch; seeds per second, median of 5, interleaved; the second DGL instance shows the noise floor.", "",
+            "| sampler | seeds / s | ratio to DGL |", "|---|---:|---:|"]
+    for k, v in s["seeds_per_second"].items():
+        out.append(f"| {k} | {v:,} | ×{s['ratio_vs_dgl'][k]:.2f} |")
+    return [*out, ""]
+
+
+def _train(t: dict | None) -> list[str]:
+    out = ["## Training speed and memory on ML-1M", ""]
+    if not t:
+        return [*out, "Not measured (no reports/bench/train.json).", ""]
+    how = "one full epoch" if not t.get("max_batches") else f"{t['max_batches']} batches scaled to an epoch"
+    out += [f"`python -m gcfa_dgl.bench.train`: {t['dataset']}, {t['train_edges']:,} training pairs, batch "
+            f"{t['batch']} for every model ({t['batches_per_epoch']} batches), each model with its Table 1 sampler, "
+            f"{how}, median of {t['repeats']}; peak RSS of the whole training process (maximum).", "",
+            "| model | s / epoch | training pairs / s | peak RSS |", "|---|---:|---:|---:|"]
+    for m, r in t["models"].items():
+        out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
+    if t.get("gcfa_over_lightgcn") is not None:
+        out += ["", f"GCFA / LightGCN seconds per epoch: **×{t['gcfa_over_lightgcn']:.2f}** (goal ≤ 2)."]
+    if "gcfa" in t["models"]:
+        out.append(f"Peak RSS of GCFA training: **{t['models']['gcfa']['peak_rss_gb']:.2f} GB** (goal < 4 GB).")
+    return [*out, ""]
+
+
+def _evaluation(e: dict | None) -> list[str]:
+    out = ["## Full-ranking evaluation", ""]
+    if not e:
+        return [*out, "Not measured (no reports/bench/evaluate.json).", ""]
+    out += ["`python -m gcfa_dgl.bench.evaluate`: every user with a validation video against all videos, "
+            "random 64-d towers; the reference is one dense users × videos product and `torch.topk`. "
+            f"Median of {e['repeats']} interleaved timings; memory: peak RSS above the start of one call in a "
+            "fresh process.", ""]
+    for r in e["results"]:
+        out += [f"**{r['dataset']}**: {r['users']:,} users × {r['videos']:,} videos "
+                f"(dense scores {r['dense_matrix_mb']:.0f} MiB).", "",
+                "| method | seconds | ratio to dense | peak extra memory |", "|---|---:|---:|---:|"]
+        for k, s in r["seconds"].items():
+            out.append(f"| {k} | {s:.3f} | ×{r['ratio_vs_dense'][k]:.2f} | {r['peak_extra_mb'][k]:.0f} MiB |")
+        out.append("")
+    return out
+
+
+def _epoch(ep: dict | None, plot: str | None) -> list[str]:
+    out = ["## Scaling from 1M to 20M interactions", ""]
+    if plot:
+        out += [f"![time and memory against interactions]({plot})", ""]
+    if not ep:
+        return [*out, "Epoch scaling not measured (no reports/bench/epoch.json).", ""]
+    out += [f"`python -m gcfa_dgl.bench.epoch`: GCFA, batch {ep['batch']}, {ep['max_batches']} batches timed and "
+            f"scaled to the epoch, median of {ep['repeats']}; peak RSS of the training process.", "",
+            "| interactions | training pairs | s / batch | s / epoch | peak RSS |", "|---:|---:|---:|---:|---:|"]
+    for r in ep["sizes"]:
+        out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
+                   f"{r['seconds_per_epoch']:.0f} | {r['peak_rss_gb']:.2f} GB |")
+    if ep.get("exponent"):
+        x = ep["exponent"]
+        out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
+    return [*out, ""]
+
+
+def _profile(p: dict | None) -> list[str]:
+    out = ["## Profile of a GCFA training step", ""]
+    if not p:
+        return [*out, "Not measured (no reports/bench/profile.json).", ""]
+    out += [f"`python -m gcfa_dgl.bench.profile`: {p['dataset']}, batch {p['batch']}, {p['batches']} steps, "
+            f"{p['threads']} threads: {p['step_total']:.3f} s per step.", "",
+            "| phase | s / step | share |", "|---|---:|---:|"]
+    for k, v in p["seconds_per_step"].items():
+        out.append(f"| {k} | {v:.3f} | {v / p['step_total']:.0%} |")
+    out += ["", "| operator (torch.profiler, self CPU) | share | calls / step |", "|---|---:|---:|"]
+    for o in p["top_ops"][:10]:
+        out.append(f"| `{o['op']}` | {o['self_share']:.1%} | {o['calls_per_step']:.0f} |")
+    return [*out, ""]
+
+
+def _ddp(d: dict | None) -> list[str]:
+    out = ["## Two DDP processes", ""]
+    if not d:
+        return [*out, "Not measured (no reports/bench/ddp.json).", ""]
+    base = d["pairs_per_second"]["1 process"]
+    out += [f"`python -m gcfa_dgl.bench.ddp`: GCFA, one epoch, {d['dataset']}, global batch {d['global_batch']}, "
+            f"median of {d['repeats']}.", "", "| setting | training pairs / s | ratio |", "|---|---:|---:|"]
+    for k, v in d["pairs_per_second"].items():
+        out.append(f"| {k} | {v:,.0f} | ×{v / base:.2f} |")
+    return [*out, ""]
+
+
+def render(bench: Path, img: Path) -> str:
+    data = {n: _load(bench, n) for n in ("prep", "sampler", "train", "evaluate", "epoch", "profile", "ddp")}
+    cores = next((d["cores"] for d in data.values() if d and "cores" in d), None)
+    plot = _scaling_plot(data["prep"], data["epoch"], img)
+    lines = [BEGIN, "", f"Measured with `make bench` at commit `{_commit()}` on a machine with {cores} cores. "
+             "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
+    lines += _prep(data["prep"]) + _sampler(data["sampler"]) + _train(data["train"])
+    lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"]) + _ddp(data["ddp"])
+    return "\n".join([*lines, END])
+
+
+def update(doc: Path, generated: str) -> str:
+    """The page with its generated part replaced (or appended, on a page without markers)."""
+    if doc.exists():
+        text = doc.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            return head + generated + rest.split(END, 1)[1]
+        return text.rstrip() + "\n\n" + generated + "\n"
+    return "# Benchmarks\n\n" + generated + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", type=Path, default=Path("reports/bench"))
+    p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
+    p.add_argument("--img", type=Path, default=None, help="figure directory (default: docs/img beside --doc)")
+    a = p.parse_args(argv)
+    img = a.img or a.doc.parent / "img"
+    atomic_write_text(a.doc, update(a.doc, render(a.bench, img)))
+    print(f"wrote {a.doc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""`make bench`'s benchmarks end to end on small synthetic data, and the page they write."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from gcfa_dgl.bench import common, report
+from gcfa_dgl.bench.prep import synthetic
+
+pytestmark = pytest.mark.slow
+
+SMALL = synthetic(20_000)
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory):
+    """Every benchmark once, tiny, writing its JSON like `make bench` does."""
+    from gcfa_dgl.bench import epoch, evaluate, prep, profile, train
+
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "json"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GCFA_PROCESSED_DIR", str(root / "processed"))
+    mp.delenv("GCFA_RAW_DIR", raising=False)
+    try:
+        prep.main(["--datasets", "--interactions", "20000", "40000", "--repeats", "1", "--json", str(out / "prep.json")])
+        epoch.main(["--interactions", "20000", "40000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
+                    "--json", str(out / "epoch.json")])
+        train.main(["--models", "bpr", "lightgcn", "gcfa", "--batch", "256", "--max-batches", "2", "--repeats", "1",
+                    "--json", str(out / "train.json"), "--data", *SMALL])
+        evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
+                       "--json", str(out / "evaluate.json")])
+        profile.main(["--batch", "256", "--batches", "2", "--json", str(out / "profile.json"), "--data", *SMALL])
+    finally:
+        mp.undo()
+    return out
+
+
+def test_prep_and_epoch_fit_exponents(bench_dir):
+    p = json.loads((bench_dir / "prep.json").read_text())
+    assert [r["interactions"] for r in p["synthetic"]] == [20_000, 40_000]
+    assert all(r["seconds"] > 0 and r["peak_rss_gb"] > 0.05 for r in p["synthetic"])
+    assert set(p["exponent"]) == {"seconds", "peak_rss_gb"}
+    e = json.loads((bench_dir / "epoch.json").read_text())
+    assert [r["interactions"] for r in e["sizes"]] == [20_000, 40_000]
+    assert e["sizes"][1]["batches_per_epoch"] > e["sizes"][0]["batches_per_epoch"]
+    assert set(e["exponent"]) == {"seconds_per_epoch", "peak_rss_gb"}
+
+
+def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
+    t = json.loads((bench_dir / "train.json").read_text())
+    assert set(t["models"]) == {"bpr", "lightgcn", "gcfa"}
+    for r in t["models"].values():
+        assert r["seconds_per_epoch"] > 0 and r["peak_rss_gb"] > 0.1
+        assert r["pairs_per_second"] == pytest.approx(t["train_edges"] / r["seconds_per_epoch"], rel=0.01)
+    assert t["gcfa_over_lightgcn"] == pytest.approx(t["models"]["gcfa"]["seconds_per_epoch"] /
+                                                    t["models"]["lightgcn"]["seconds_per_epoch"], rel=0.01)
+
+
+def test_evaluation_benchmark_compares_with_the_dense_reference(bench_dir):
+    r = json.loads((bench_dir / "evaluate.json").read_text())["results"][0]
+    assert r["ratio_vs_dense"]["dense product + topk"] == 1.0
+    assert {"Evaluator, chunk 1 MiB", "Evaluator, chunk 4 MiB"} <= set(r["seconds"])
+    assert all(v >= 0 for v in r["peak_extra_mb"].values())
+
+
+def test_profile_splits_a_step_into_phases(bench_dir):
+    p = json.loads((bench_dir / "profile.json").read_text())
+    assert set(p["seconds_per_step"]) == {"sampling", "forward", "backward", "optimiser"}
+    assert p["top_ops"] and abs(sum(p["seconds_per_step"].values()) - p["step_total"]) < 1e-3
+
+
+def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(f"# Benchmarks\n\nhand-written intro\n\n{report.BEGIN}\nold\n{report.END}\n\n## Log\nkept\n")
+    report.main(["--bench", str(bench_dir), "--doc", str(doc)])
+    text = doc.read_text()
+    assert "hand-written intro" in text and "## Log\nkept" in text and "\nold\n" not in text
+    for section in ("## Preparation", "## Training speed", "## Full-ranking evaluation", "## Scaling from 1M",
+                    "## Profile of a GCFA training step"):
+        assert section in text
+    assert "Not measured (no reports/bench/ddp.json)" in text  # missing JSON: said, not hidden
+    assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()
+
+
+def test_peak_rss_helpers_see_an_allocation(tmp_path):
+    import numpy as np
+
+    with common.PeakRSS() as peak:
+        a = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        del a
+    assert peak.peak_gb * 1024 > 30
+    r = common.run_child([sys.executable, "-c", "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"])
+    assert r["peak_rss_gb"] > 0.28 and r["stdout"].strip()
+    assert common.loglog_slope([1, 10, 100], [3, 30, 300]) == pytest.approx(1.0)
