@@ -140,3 +140,31 @@ def test_lightgcn_propagation_gradient_matches_dense(data):
     x.grad = None
     ((dense @ x) * w).sum().backward()
     assert torch.allclose(got, x.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("attention, opinion", [(True, True), (True, False), (False, True)])
+def test_opinion_attention_equals_its_per_edge_definition(data, attention, opinion):
+    """The split first layers (applied per node and per rating level) compute the paper's
+    per-edge concatenations exactly."""
+    from dgl.nn.functional import edge_softmax
+
+    from data_prep.graph import RATED_BY
+    from gcfa_dgl.models.layers import OpinionAttention
+
+    torch.manual_seed(0)
+    layer = OpinionAttention(8, attention=attention, opinion=opinion).eval()
+    block = batch(data)[3][-1]
+    sub = block[RATED_BY]
+    h_src = torch.randn(block.num_src_nodes("video"), 8)
+    h_dst = torch.randn(block.num_dst_nodes("user"), 8)
+    levels = block.edges[RATED_BY].data["rating_level"]
+    table = torch.randn(int(levels.max()) + 1, 8)
+    got = layer(block, RATED_BY, h_src, h_dst, levels, table)
+    src, dst = sub.edges()
+    x = layer.g(torch.cat([h_src[src], table[levels]], 1) if opinion else h_src[src])
+    if attention:
+        beta = edge_softmax(sub, layer.att(torch.cat([x, h_dst[dst]], 1)))
+    else:
+        beta = (1.0 / sub.in_degrees().clamp(min=1).float())[dst].unsqueeze(1)
+    want = torch.relu(layer.out(torch.zeros(len(h_dst), 8).index_add_(0, dst, x * beta)))
+    assert torch.allclose(got, want, atol=1e-5)

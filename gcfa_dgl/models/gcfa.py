@@ -111,16 +111,16 @@ class GCFA(Recommender):
         n_dst = {nt: block.num_dst_nodes(nt) for nt in block.dsttypes}
         if n_dst.get("user"):
             e = raw["user"][: n_dst["user"]]
-            op = self.opinion_emb(block.edges[RATED_BY].data["rating_level"])
-            parts = [self.hist["user"](block, RATED_BY, raw["video"], e, op)]
+            levels = block.edges[RATED_BY].data["rating_level"]
+            parts = [self.hist["user"](block, RATED_BY, raw["video"], e, levels, self.opinion_emb.weight)]
             if self.use_social:
                 parts.append(self.agg["similar"](block, SIMILAR, raw["user"], e))
             parts.append(top["user"])
             out["user"] = self.tower["user"](torch.cat(parts, dim=1))
         if n_dst.get("video"):
             e = raw["video"][: n_dst["video"]]
-            op = self.opinion_emb(block.edges[RATES].data["rating_level"])
-            parts = [self.hist["video"](block, RATES, raw["user"], e, op)]
+            levels = block.edges[RATES].data["rating_level"]
+            parts = [self.hist["video"](block, RATES, raw["user"], e, levels, self.opinion_emb.weight)]
             if self.use_social:
                 parts.append(self.agg["co_watched"](block, CO_WATCHED, raw["video"], e))
             if self.use_info:

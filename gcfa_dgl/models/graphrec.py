@@ -69,12 +69,12 @@ class GraphRec(Recommender):
         out = {}
         if block.num_dst_nodes("user"):
             e = raw["user"][: block.num_dst_nodes("user")]
-            op = self.opinion(block.edges[RATED_BY].data["rating_level"])
-            out["user"] = self.item_agg(block, RATED_BY, raw["video"], e, op)
+            levels = block.edges[RATED_BY].data["rating_level"]
+            out["user"] = self.item_agg(block, RATED_BY, raw["video"], e, levels, self.opinion.weight)
         if block.num_dst_nodes("video"):
             e = raw["video"][: block.num_dst_nodes("video")]
-            op = self.opinion(block.edges[RATES].data["rating_level"])
-            out["video"] = self.user_agg(block, RATES, raw["user"], e, op)
+            levels = block.edges[RATES].data["rating_level"]
+            out["video"] = self.user_agg(block, RATES, raw["user"], e, levels, self.opinion.weight)
         return out
 
     def user_latent(self, block, h_item_src, raw_user_dst, h_item_dst):
