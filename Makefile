@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-ddp bench-report
+.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-report
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -20,7 +20,7 @@ help:
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
 	@echo "make bench            every benchmark (about 1.5 h on 2 cores): JSON in reports/bench/, docs/benchmarks.md"
-	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, ddp; bench-report rewrites the page"
+	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, optimisations, ddp; bench-report rewrites the page"
 
 install: $(VENV)/.installed
 
@@ -73,7 +73,7 @@ lint: install
 
 # Preparation first: it prepares the datasets the other benchmarks read. Then the page.
 BENCH := reports/bench
-bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-ddp
+bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp
 	$(MAKE) bench-report
 
 bench-prep: install
@@ -93,6 +93,9 @@ bench-epoch: install
 
 bench-profile: install
 	$(PY) -m gcfa_dgl.bench.profile --json $(BENCH)/profile.json $(ARGS)
+
+bench-optimisations: install
+	$(PY) -m gcfa_dgl.bench.optimisations --json $(BENCH)/optimisations.json $(ARGS)
 
 bench-ddp: install
 	$(PY) -m gcfa_dgl.bench.ddp --json $(BENCH)/ddp.json $(ARGS)

@@ -18,7 +18,7 @@ SMALL = synthetic(20_000)
 @pytest.fixture(scope="module")
 def bench_dir(tmp_path_factory):
     """Every benchmark once, tiny, writing its JSON like `make bench` does."""
-    from gcfa_dgl.bench import epoch, evaluate, prep, profile, train
+    from gcfa_dgl.bench import epoch, evaluate, optimisations, prep, profile, train
 
     root = tmp_path_factory.mktemp("bench")
     out = root / "json"
@@ -34,6 +34,8 @@ def bench_dir(tmp_path_factory):
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
                        "--json", str(out / "evaluate.json")])
         profile.main(["--batch", "256", "--batches", "2", "--json", str(out / "profile.json"), "--data", *SMALL])
+        optimisations.main(["--repeats", "1", "--batch", "256", "--similarity-sizes", "20000",
+                            "--json", str(out / "optimisations.json"), "--data", *SMALL])
     finally:
         mp.undo()
     return out
@@ -73,6 +75,16 @@ def test_profile_splits_a_step_into_phases(bench_dir):
     assert p["top_ops"] and abs(sum(p["seconds_per_step"].values()) - p["step_total"]) < 1e-3
 
 
+def test_optimisations_time_both_code_paths(bench_dir):
+    o = json.loads((bench_dir / "optimisations.json").read_text())
+    changes = [c["change"] for c in o["cases"]]
+    assert changes == ["LightGCN training step", "GCFA training step", "GCFA training step",
+                       "full-ranking evaluation", "similarity edges"]
+    for c in o["cases"]:
+        assert c["before_seconds"] > 0 and c["after_seconds"] > 0
+        assert c["speedup"] == pytest.approx(c["before_seconds"] / c["after_seconds"], rel=0.02)
+
+
 def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text(f"# Benchmarks\n\nhand-written intro\n\n{report.BEGIN}\nold\n{report.END}\n\n## Log\nkept\n")
@@ -80,7 +92,7 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
     text = doc.read_text()
     assert "hand-written intro" in text and "## Log\nkept" in text and "\nold\n" not in text
     for section in ("## Preparation", "## Training speed", "## Full-ranking evaluation", "## Scaling from 1M",
-                    "## Profile of a GCFA training step"):
+                    "## Profile of a GCFA training step", "## Optimisations"):
         assert section in text
     assert "Not measured (no reports/bench/ddp.json)" in text  # missing JSON: said, not hidden
     assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()

@@ -171,6 +171,20 @@ def _profile(p: dict | None) -> list[str]:
     return [*out, ""]
 
 
+def _optimisations(o: dict | None) -> list[str]:
+    out = ["## Optimisations", ""]
+    if not o:
+        return [*out, "Not measured (no reports/bench/optimisations.json).", ""]
+    out += ["`python -m gcfa_dgl.bench.optimisations`: each change's old and new code path on the same inputs, "
+            f"interleaved in one run, median of {o['repeats']}, {o['threads']} threads.", "",
+            "| change | before | after | before (s) | after (s) | before / after | on |",
+            "|---|---|---|---:|---:|---:|---|"]
+    for c in o["cases"]:
+        out.append(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "
+                   f"{c['after_seconds']:.3f} | ×{c['speedup']:.2f} | {c['note']} |")
+    return [*out, ""]
+
+
 def _ddp(d: dict | None) -> list[str]:
     out = ["## Two DDP processes", ""]
     if not d:
@@ -184,13 +198,15 @@ def _ddp(d: dict | None) -> list[str]:
 
 
 def render(bench: Path, img: Path) -> str:
-    data = {n: _load(bench, n) for n in ("prep", "sampler", "train", "evaluate", "epoch", "profile", "ddp")}
+    names = ("prep", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp")
+    data = {n: _load(bench, n) for n in names}
     cores = next((d["cores"] for d in data.values() if d and "cores" in d), None)
     plot = _scaling_plot(data["prep"], data["epoch"], img)
     lines = [BEGIN, "", f"Measured with `make bench` at commit `{_commit()}` on a machine with {cores} cores. "
              "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
     lines += _prep(data["prep"]) + _sampler(data["sampler"]) + _train(data["train"])
-    lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"]) + _ddp(data["ddp"])
+    lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"])
+    lines += _optimisations(data["optimisations"]) + _ddp(data["ddp"])
     return "\n".join([*lines, END])
 
 

@@ -1,0 +1,211 @@
+"""Before/after timings of each speed change, both measured in the same run.
+
+    python -m gcfa_dgl.bench.optimisations [--repeats 5] [--steps 5] [--json f]
+
+Every case runs the old code path (kept here, or reachable by a switch) and the current one on the
+same inputs, interleaved, median of `--repeats`; the ratio before / after is the figure of merit.
+- LightGCN step: propagation through `torch.sparse.mm`'s autograd (which transposes Ã on every
+  backward) against `SymmetricSpMM` (the backward reuses Ã), forward + backward of a batch;
+- GCFA step: the history attention with per-edge concatenations (the paper's formula as
+  written) against first layers split and applied per node and per rating level;
+- full-ranking evaluation: sorting every row (now only with `eval.full_auc`) against top-k;
+- similarity edges: exact cosine top-M against `dataset.tightness.max_degree=1000`, on the
+  train interactions of synthetic datasets;
+- deterministic kernels (a correctness change, not a speed-up): a GCFA step with
+  `torch.use_deterministic_algorithms` off against on.
+ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gcfa_dgl.bench.common import median, ml1m_overrides, write_json
+
+
+def timed(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    for fn in cases.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):
+        for k, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: median(v) for k, v in times.items()}
+
+
+def pair(name: str, before: str, after: str, t: dict[str, float], note: str = "") -> dict:
+    return {"change": name, "before": before, "after": after, "before_seconds": round(t["before"], 4),
+            "after_seconds": round(t["after"], 4), "speedup": round(t["before"] / t["after"], 2), "note": note}
+
+
+def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=None):
+    """OpinionAttention as first written: the concatenations built per edge (the "before")."""
+    import dgl.function as fn
+    from dgl.nn.functional import edge_softmax
+
+    sub = block[etype]
+    if sub.num_edges() == 0:
+        return torch.relu(self.out(torch.zeros_like(h_dst)))
+    with sub.local_scope():
+        src, dst = sub.edges()
+        e_s = h_src[src]
+        x = self.g(torch.cat([e_s, opinions[levels]], dim=1) if self.opinion else e_s)
+        if self.attention:
+            beta = edge_softmax(sub, self.att(torch.cat([x, h_dst[dst]], dim=1)))
+        else:
+            beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[dst].unsqueeze(1)
+        sub.edata["m"] = x * beta
+        sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
+        return torch.relu(self.out(sub.dstdata["h"]))
+
+
+DATA: list[str] = []  # dataset overrides in place of ML-1M (--data)
+
+
+def _setup(model_name: str, batch: int):
+    from gcfa_dgl import trainer as T
+    from gcfa_dgl.bench.profile import compose
+    from gcfa_dgl.sampling import VideoNegativeSampler, edge_loader
+
+    overrides, label = (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
+    cfg = compose(["experiment=table1_ml1m", *overrides, f"model={model_name}", f"sampler.batch_size={batch}"])
+    data = T.load_data(cfg)
+    T.seed_all(cfg.seed)
+    model = T.build_model(cfg, data)
+    sampler = T.make_sampler(cfg, data, model, train=True)
+    loader = edge_loader(data.graph, torch.arange(data.graph.num_edges("rates")), sampler, VideoNegativeSampler(1), batch)
+    return data, model, next(iter(loader)), label
+
+
+def _step(model, b) -> Callable[[], None]:
+    def go() -> None:
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        pos, neg, reg = model(*b)
+        (model.loss(pos, neg) + reg).backward()
+    return go
+
+
+def lightgcn_case(repeats: int, batch: int) -> dict:
+    from gcfa_dgl.models import lightgcn
+
+    _, model, b, label = _setup("lightgcn", batch)
+    model.train()
+    original = lightgcn.SymmetricSpMM.apply
+    step = _step(model, b)
+
+    def before() -> None:
+        lightgcn.SymmetricSpMM.apply = lambda adj, x: torch.sparse.mm(adj, x)
+        try:
+            step()
+        finally:
+            lightgcn.SymmetricSpMM.apply = original
+
+    t = timed({"before": before, "after": step}, repeats)
+    return pair("LightGCN training step", "torch.sparse.mm autograd", "SymmetricSpMM", t,
+                f"{label}, batch {batch}, forward + backward")
+
+
+def gcfa_case(repeats: int, batch: int) -> list[dict]:
+    from gcfa_dgl.models import layers
+
+    _, model, b, label = _setup("gcfa", batch)
+    model.train()
+    split = layers.OpinionAttention.forward
+    step = _step(model, b)
+
+    def before() -> None:
+        layers.OpinionAttention.forward = per_edge_attention
+        try:
+            step()
+        finally:
+            layers.OpinionAttention.forward = split
+
+    def nondeterministic() -> None:
+        torch.use_deterministic_algorithms(False)
+        try:
+            step()
+        finally:
+            torch.use_deterministic_algorithms(True)
+
+    torch.use_deterministic_algorithms(True)
+    t = timed({"before": before, "after": step, "free": nondeterministic}, repeats)
+    note = f"{label}, batch {batch}, forward + backward"
+    return [pair("GCFA training step", "per-edge concatenations", "split first layers", t, note),
+            pair("GCFA training step", "deterministic kernels off", "deterministic kernels on",
+                 {"before": t["free"], "after": t["after"]}, note + "; below 1 is the cost of reproducibility")]
+
+
+def evaluation_case(repeats: int) -> dict:
+    from gcfa_dgl.bench.evaluate import cases, load
+
+    data, label = load(" ".join(DATA) if DATA else "ml1m")
+    calls, n_users = cases(data, [64])
+    t = timed({"before": calls["Evaluator with full AUC, chunk 64 MiB"], "after": calls["Evaluator, chunk 64 MiB"]},
+              repeats)
+    return pair("full-ranking evaluation", "sort every row", "top-k", t, f"{label}, {n_users:,} users, random towers")
+
+
+def similarity_case(repeats: int, sizes: list[int]) -> list[dict]:
+    import numpy as np
+
+    from data_prep.sources.synthetic import generate
+    from data_prep.tightness import cosine_top_m
+    from gcfa_dgl.bench.common import compose_prep
+    from gcfa_dgl.bench.prep import synthetic
+
+    out = []
+    for n in sizes:
+        s = compose_prep(synthetic(n)).dataset.synthetic
+        raw = generate(s).interactions
+        u, v = np.asarray(raw["user"]), np.asarray(raw["item"])
+        nu, nv = int(u.max()) + 1, int(v.max()) + 1
+
+        def run(cap, u=u, v=v, nu=nu, nv=nv):
+            return lambda: (cosine_top_m(u, v, nu, nv, 20, max_degree=cap, desc=""),
+                            cosine_top_m(v, u, nv, nu, 20, max_degree=cap, desc=""))
+
+        t = timed({"before": run(None), "after": run(1000)}, max(1, repeats // 2))
+        out.append(pair("similarity edges", "exact", "max_degree 1000", t,
+                        f"synthetic, {n:,} interactions (all of them, as train), both sides"))
+    return out
+
+
+def run(repeats: int, batch: int, similarity_sizes: list[int]) -> dict:
+    rows = [lightgcn_case(repeats, batch)]
+    rows += gcfa_case(repeats, batch)
+    rows.append(evaluation_case(repeats))
+    rows += similarity_case(repeats, similarity_sizes)
+    return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats, "cases": rows}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch", type=int, default=4096)
+    p.add_argument("--similarity-sizes", type=int, nargs="*", default=[1_000_000, 5_000_000])
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--data", nargs="+", default=None, help="dataset overrides in place of ML-1M")
+    a = p.parse_args(argv)
+    DATA[:] = a.data or []
+    res = run(a.repeats, a.batch, a.similarity_sizes)
+    print("| change | before | after | before (s) | after (s) | ratio |\n|---|---|---|---:|---:|---:|")
+    for c in res["cases"]:
+        print(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "
+              f"{c['after_seconds']:.3f} | x{c['speedup']:.2f} |", file=sys.stdout)
+    if a.json:
+        write_json(a.json, res)
+    return res
+
+
+if __name__ == "__main__":
+    main()
