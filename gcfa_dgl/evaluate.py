@@ -3,8 +3,8 @@
 - sampled: each held-out positive against its N fixed negatives (N as prepared, and N = 1 with
   the first negative column): AUC, HR@K, NDCG@K, MRR;
 - full: every video scored, the user's train videos (and, for test, validation videos) masked:
-  Recall@K, NDCG@K, HR@K, MRR (from torch.topk), and with `eval.full_auc` the AUC over all
-  unseen videos (a sort of every row).
+  Recall@K, NDCG@K, HR@K and MRR@K (from torch.topk), and with `eval.full_auc` the AUC over
+  all unseen videos and the untruncated MRR (a sort of every row).
 Everything is batched over users; scores of a chunk of users x all videos are never larger than
 `eval.chunk_mb`.
 """

@@ -12,7 +12,9 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
 - similarity edges: exact cosine top-M against `dataset.tightness.max_degree=1000`, on the
   train interactions of synthetic datasets;
 - deterministic kernels (a correctness change, not a speed-up): a GCFA step with
-  `torch.use_deterministic_algorithms` off against on.
+  `torch.use_deterministic_algorithms` off against on;
+- sampling in a DataLoader worker: GCFA batches through the entry point with
+  `sampler.num_workers` 0 against 1 (child processes, `--max-batches` batches each).
 ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size.
 """
 
@@ -180,9 +182,30 @@ def similarity_case(repeats: int, sizes: list[int]) -> list[dict]:
     return out
 
 
-def run(repeats: int, batch: int, similarity_sizes: list[int]) -> dict:
+def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
+    """GCFA batches through the real entry point, sampling in the main process against one
+    DataLoader worker process that samples the next batch while the current one trains."""
+    import tempfile
+
+    from gcfa_dgl.bench.train import train_once
+
+    overrides, label = (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory(prefix="gcfa-bench-workers-") as tmp:
+        for i in range(max(1, repeats // 2)):
+            for k, workers in (("before", 0), ("after", 1)):
+                out = Path(tmp) / f"{k}{i}"
+                times[k].append(train_once("gcfa", [*overrides, f"sampler.num_workers={workers}"], batch,
+                                           max_batches, out)["seconds"])
+    t = {k: median(v) for k, v in times.items()}
+    return pair("GCFA training batches", "sampling in the training process", "1 DataLoader worker", t,
+                f"{label}, batch {batch}, {max_batches} batches through the entry point")
+
+
+def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40) -> dict:
     rows = [lightgcn_case(repeats, batch)]
     rows += gcfa_case(repeats, batch)
+    rows.append(workers_case(repeats, batch, max_batches))
     rows.append(evaluation_case(repeats))
     rows += similarity_case(repeats, similarity_sizes)
     return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats, "cases": rows}
@@ -193,11 +216,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--similarity-sizes", type=int, nargs="*", default=[1_000_000, 5_000_000])
+    p.add_argument("--max-batches", type=int, default=40)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--data", nargs="+", default=None, help="dataset overrides in place of ML-1M")
     a = p.parse_args(argv)
     DATA[:] = a.data or []
-    res = run(a.repeats, a.batch, a.similarity_sizes)
+    res = run(a.repeats, a.batch, a.similarity_sizes, a.max_batches)
     print("| change | before | after | before (s) | after (s) | ratio |\n|---|---|---|---:|---:|---:|")
     for c in res["cases"]:
         print(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "
