@@ -140,6 +140,7 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
             torch.use_deterministic_algorithms(True)
 
     torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = False  # as trainer.seed_all
     t = timed({"before": before, "after": step, "free": nondeterministic}, repeats)
     note = f"{label}, batch {batch}, forward + backward"
     return [pair("GCFA training step", "per-edge concatenations", "split first layers", t, note),
