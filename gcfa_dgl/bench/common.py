@@ -55,6 +55,20 @@ def median_rate(fn: Callable[[], int], repeats: int = 5) -> float:
     return statistics.median(rates)
 
 
+def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each call over `repeats` rounds, after one warm-up call each. Rounds
+    alternate between the cases, so drift on a shared machine hits them alike."""
+    for fn in cases.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):
+        for k, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def run_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run `cmd` to completion: wall seconds and the child's own peak RSS (wait4's rusage, so
     earlier children do not count), with its output. Exits with the child's stderr on failure."""

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ import torch
 from gcfa_dgl.bench.common import (
     PeakRSS,
     compose_prep,
-    median,
+    interleaved_medians,
     ml1m_overrides,
     run_child,
     write_json,
@@ -98,24 +97,17 @@ def child_memory(which: str, chunks: list[int], case: str) -> float:
 def bench_dataset(which: str, chunks: list[int], repeats: int) -> dict:
     data, label = load(which)
     calls, n_users = cases(data, chunks)
-    for fn in calls.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(repeats):
-        for k, fn in calls.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
+    times = interleaved_medians(calls, repeats)
     mem = {}
     for k in calls:
         cmd = [sys.executable, "-m", "gcfa_dgl.bench.evaluate", "--child", which, k, "--chunks", *map(str, chunks)]
         mem[k] = round(json.loads(run_child(cmd)["stdout"].strip().splitlines()[-1])["peak_extra_mb"], 1)
-    ref = median(times["dense product + topk"])
+    ref = times["dense product + topk"]
     return {
         "dataset": label, "users": n_users, "videos": data.n_videos,
         "dense_matrix_mb": round(n_users * data.n_videos * 4 / 2**20, 1),
-        "seconds": {k: round(median(v), 4) for k, v in times.items()},
-        "ratio_vs_dense": {k: round(median(v) / ref, 3) for k, v in times.items()},
+        "seconds": {k: round(v, 4) for k, v in times.items()},
+        "ratio_vs_dense": {k: round(v / ref, 3) for k, v in times.items()},
         "peak_extra_mb": mem,
     }
 

@@ -23,25 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from gcfa_dgl.bench.common import median, ml1m_overrides, write_json
-
-
-def timed(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    for fn in cases.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(repeats):
-        for k, fn in cases.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: median(v) for k, v in times.items()}
+from gcfa_dgl.bench.common import interleaved_medians, median, ml1m_overrides, write_json
 
 
 def pair(name: str, before: str, after: str, t: dict[str, float], note: str = "") -> dict:
@@ -112,7 +99,7 @@ def lightgcn_case(repeats: int, batch: int) -> dict:
         finally:
             lightgcn.SymmetricSpMM.apply = original
 
-    t = timed({"before": before, "after": step}, repeats)
+    t = interleaved_medians({"before": before, "after": step}, repeats)
     return pair("LightGCN training step", "torch.sparse.mm autograd", "SymmetricSpMM", t,
                 f"{label}, batch {batch}, forward + backward")
 
@@ -141,7 +128,7 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
 
     torch.use_deterministic_algorithms(True)
     torch.utils.deterministic.fill_uninitialized_memory = False  # as trainer.seed_all
-    t = timed({"before": before, "after": step, "free": nondeterministic}, repeats)
+    t = interleaved_medians({"before": before, "after": step, "free": nondeterministic}, repeats)
     note = f"{label}, batch {batch}, forward + backward"
     return [pair("GCFA training step", "per-edge concatenations", "split first layers", t, note),
             pair("GCFA training step", "deterministic kernels off", "deterministic kernels on",
@@ -153,7 +140,7 @@ def evaluation_case(repeats: int) -> dict:
 
     data, label = load(" ".join(DATA) if DATA else "ml1m")
     calls, n_users = cases(data, [64])
-    t = timed({"before": calls["Evaluator with full AUC, chunk 64 MiB"], "after": calls["Evaluator, chunk 64 MiB"]},
+    t = interleaved_medians({"before": calls["Evaluator with full AUC, chunk 64 MiB"], "after": calls["Evaluator, chunk 64 MiB"]},
               repeats)
     return pair("full-ranking evaluation", "sort every row", "top-k", t, f"{label}, {n_users:,} users, random towers")
 
@@ -177,7 +164,7 @@ def similarity_case(repeats: int, sizes: list[int]) -> list[dict]:
             return lambda: (cosine_top_m(u, v, nu, nv, 20, max_degree=cap, desc=""),
                             cosine_top_m(v, u, nv, nu, 20, max_degree=cap, desc=""))
 
-        t = timed({"before": run(None), "after": run(1000)}, max(1, repeats // 2))
+        t = interleaved_medians({"before": run(None), "after": run(1000)}, max(1, repeats // 2))
         out.append(pair("similarity edges", "exact", "max_degree 1000", t,
                         f"synthetic, {n:,} interactions (all of them, as train), both sides"))
     return out
