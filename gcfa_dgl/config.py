@@ -253,6 +253,8 @@ def validate(cfg: Any) -> None:
            f"must look like full/ndcg@20 or sampled/auc, got {t.monitor!r}")
     check(proto.startswith("sampled") and "sampled" in e.protocols or proto == "full" and "full" in e.protocols,
            "train.monitor", f"{t.monitor!r} needs its protocol in eval.protocols")
+    check(t.monitor not in ("full/auc", "full/mrr") or bool(e.get("full_auc", False)), "train.monitor",
+          f"{t.monitor!r} is computed only with eval.full_auc=true")
 
 
 def validate_against_data(cfg: Any, n_videos: int, n_negatives: int) -> None:

@@ -59,8 +59,10 @@ class Evaluator:
         model.eval()
         return model.embed_all(self.data.graph, sampler, self.batch_size)
 
-    def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS, z=None) -> dict[str, Any]:
-        """Metrics of `split`; `z` reuses (user, video) representations already computed."""
+    def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS, z=None,
+                 full_auc: bool | None = None) -> dict[str, Any]:
+        """Metrics of `split`; `z` reuses (user, video) representations already computed;
+        `full_auc` overrides the evaluator's setting for this call."""
         model.eval()
         zu, zv = z if z is not None else self.embed(model, sampler)
         out: dict[str, Any] = {}
@@ -77,13 +79,14 @@ class Evaluator:
                 out.update({f"{name}/{k}": v for k, v in M.mean(per_row).items()})
                 buckets[name] = M.by_bucket(per_row, self.train_degree[users])
         if "full" in protocols:
-            per_user, users = self._full(model, zu, zv, split)
+            per_user, users = self._full(model, zu, zv, split, self.full_auc if full_auc is None else full_auc)
             out.update({f"full/{k}": v for k, v in M.mean(per_user).items()})
             buckets["full"] = M.by_bucket(per_user, self.train_degree[users])
         out["buckets"] = buckets
         return out
 
-    def _full(self, model, zu, zv, split: str):
+    def _full(self, model, zu, zv, split: str, full_auc: bool | None = None):
+        full_auc = self.full_auc if full_auc is None else full_auc
         held = self.valid_csr if split == "valid" else self.test_csr
         indptr, indices = held
         sizes = indptr[1:] - indptr[:-1]
@@ -98,7 +101,7 @@ class Evaluator:
             width = int(sizes[has[start]])
             # bytes per user: scores, top-k and masks (16 per video); with AUC, the sort and the
             # positives x positives comparisons (24 per pair)
-            per_user = 16 * n_items + 16 * width + (24 * width * width if self.full_auc else 0)
+            per_user = 16 * n_items + 16 * width + (24 * width * width if full_auc else 0)
             users = has[start : start + max(1, budget // per_user)]
             start += len(users)
             scores = model.score_matrix(zu[users], zv).float()
@@ -112,7 +115,7 @@ class Evaluator:
             col = torch.arange(len(r)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
             positives = torch.full((len(users), width), -1, dtype=torch.long)
             positives[r, col] = c
-            for k, v in M.full_metrics(scores, positives, self.ks_full, auc=self.full_auc).items():
+            for k, v in M.full_metrics(scores, positives, self.ks_full, auc=full_auc).items():
                 parts.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in parts.items()}, has
 

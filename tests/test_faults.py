@@ -135,6 +135,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_p
     ("dataset=netflix", "dataset"),
     ("eval.ks_full=[100000]", "eval.ks_full"),
     ("eval.protocols=[sampled,exhaustive]", "eval.protocols"),
+    ("train.monitor=full/auc", "train.monitor"),  # needs eval.full_auc=true
     ("train.monitor=full/ndcg@20", None),  # valid: the control case
 ])
 def test_bad_config_is_one_clear_message(override, key, tiny_processed, tmp_path):
