@@ -79,13 +79,14 @@ class Evaluator:
                 out.update({f"{name}/{k}": v for k, v in M.mean(per_row).items()})
                 buckets[name] = M.by_bucket(per_row, self.train_degree[users])
         if "full" in protocols:
-            per_user, users = self._full(model, zu, zv, split, self.full_auc if full_auc is None else full_auc)
+            per_user, users = self._full(model, zu, zv, split, full_auc)
             out.update({f"full/{k}": v for k, v in M.mean(per_user).items()})
             buckets["full"] = M.by_bucket(per_user, self.train_degree[users])
         out["buckets"] = buckets
         return out
 
     def _full(self, model, zu, zv, split: str, full_auc: bool | None = None):
+        """Per-user full-protocol metrics of `split` (`full_auc`: None keeps the evaluator's setting)."""
         full_auc = self.full_auc if full_auc is None else full_auc
         held = self.valid_csr if split == "valid" else self.test_csr
         indptr, indices = held

@@ -1,6 +1,7 @@
 """Before/after timings of each speed change, both measured in the same run.
 
-    python -m gcfa_dgl.bench.optimisations [--repeats 5] [--steps 5] [--json f]
+    python -m gcfa_dgl.bench.optimisations [--repeats 5] [--batch 4096] [--similarity-sizes N ...]
+                                           [--max-batches 40] [--data overrides ...] [--json f]
 
 Every case runs the old code path (kept here, or reachable by a switch) and the current one on the
 same inputs, interleaved, median of `--repeats`; the ratio before / after is the figure of merit.
@@ -60,12 +61,17 @@ def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=N
 DATA: list[str] = []  # dataset overrides in place of ML-1M (--data)
 
 
+def _data() -> tuple[list[str], str]:
+    """The dataset overrides and label of every case: --data, or ML-1M (or its stand-in)."""
+    return (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
+
+
 def _setup(model_name: str, batch: int):
     from gcfa_dgl import trainer as T
     from gcfa_dgl.bench.profile import compose
     from gcfa_dgl.sampling import VideoNegativeSampler, edge_loader
 
-    overrides, label = (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
+    overrides, label = _data()
     cfg = compose(["experiment=table1_ml1m", *overrides, f"model={model_name}", f"sampler.batch_size={batch}"])
     data = T.load_data(cfg)
     T.seed_all(cfg.seed)
@@ -126,8 +132,6 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
         finally:
             torch.use_deterministic_algorithms(True)
 
-    torch.use_deterministic_algorithms(True)
-    torch.utils.deterministic.fill_uninitialized_memory = False  # as trainer.seed_all
     t = interleaved_medians({"before": before, "after": step, "free": nondeterministic}, repeats)
     note = f"{label}, batch {batch}, forward + backward"
     return [pair("GCFA training step", "per-edge concatenations", "split first layers", t, note),
@@ -177,7 +181,7 @@ def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
 
     from gcfa_dgl.bench.train import train_once
 
-    overrides, label = (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
+    overrides, label = _data()
     times: dict[str, list[float]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-workers-") as tmp:
         for i in range(max(1, repeats // 2)):
