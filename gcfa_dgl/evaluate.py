@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -41,6 +41,12 @@ def _rows(indptr: torch.Tensor, indices: torch.Tensor, users: torch.Tensor):
     return rows, indices[torch.repeat_interleave(start, counts) + offsets]
 
 
+class _Chunk(NamedTuple):
+    users: torch.Tensor  # the chunk's users
+    masked: torch.Tensor  # flat positions (row * videos + video) of their masked scores
+    positives: torch.Tensor  # (users, widest) held-out videos, padded with -1
+
+
 class Evaluator:
     def __init__(self, data: ProcessedData, ks_sampled: list[int], ks_full: list[int], chunk_mb: int = 64,
                  batch_size: int = 4096, full_auc: bool = False) -> None:
@@ -53,6 +59,7 @@ class Evaluator:
         self.valid_csr = _csr(data.valid.user, data.valid.item, n_u)
         self.test_csr = _csr(data.test.user, data.test.item, n_u)
         self.train_degree = torch.as_tensor(np.bincount(data.train.user, minlength=n_u))
+        self._plans: dict[tuple, tuple[list[_Chunk], torch.Tensor]] = {}
 
     @torch.no_grad()
     def embed(self, model, sampler) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,18 +92,20 @@ class Evaluator:
         out["buckets"] = buckets
         return out
 
-    def _full(self, model, zu, zv, split: str, full_auc: bool | None = None):
-        """Per-user full-protocol metrics of `split` (`full_auc`: None keeps the evaluator's setting)."""
-        full_auc = self.full_auc if full_auc is None else full_auc
-        held = self.valid_csr if split == "valid" else self.test_csr
-        indptr, indices = held
+    def _plan(self, split: str, n_items: int, full_auc: bool) -> tuple[list[_Chunk], torch.Tensor]:
+        """The chunks of users evaluated on `split`, built once and reused every epoch: each
+        chunk's users, the flat positions of its masked scores and its padded positives."""
+        key = (split, n_items, full_auc)
+        if key in self._plans:
+            return self._plans[key]
+        indptr, indices = self.valid_csr if split == "valid" else self.test_csr
         sizes = indptr[1:] - indptr[:-1]
         # Users by decreasing number of held-out videos: a chunk's first user sets its padded width.
         has = torch.nonzero(sizes > 0).squeeze(1)
         has = has[torch.sort(sizes[has], descending=True, stable=True).indices]
-        n_items = zv.shape[0]
         budget = self.chunk_mb * (1 << 20)
-        parts: dict[str, list[torch.Tensor]] = {}
+        masks = [self.train_csr] + ([self.valid_csr] if split == "test" else [])
+        chunks: list[_Chunk] = []
         start = 0
         while start < len(has):
             width = int(sizes[has[start]])
@@ -105,18 +114,28 @@ class Evaluator:
             per_user = 16 * n_items + 16 * width + (24 * width * width if full_auc else 0)
             users = has[start : start + max(1, budget // per_user)]
             start += len(users)
-            scores = model.score_matrix(zu[users], zv).float()
-            masks = [self.train_csr] + ([self.valid_csr] if split == "test" else [])
+            flat = []
             for m_indptr, m_indices in masks:
                 r, c = _rows(m_indptr, m_indices, users)
-                scores[r, c] = float("-inf")
+                flat.append(r * n_items + c)
             r, c = _rows(indptr, indices, users)
-            counts = (indptr[users + 1] - indptr[users])
-            width = int(counts.max())
+            counts = indptr[users + 1] - indptr[users]
             col = torch.arange(len(r)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-            positives = torch.full((len(users), width), -1, dtype=torch.long)
+            positives = torch.full((len(users), int(counts.max())), -1, dtype=torch.long)
             positives[r, col] = c
-            for k, v in M.full_metrics(scores, positives, self.ks_full, auc=full_auc).items():
+            chunks.append(_Chunk(users, torch.cat(flat), positives))
+        self._plans[key] = (chunks, has)
+        return chunks, has
+
+    def _full(self, model, zu, zv, split: str, full_auc: bool | None = None):
+        """Per-user full-protocol metrics of `split` (`full_auc`: None keeps the evaluator's setting)."""
+        full_auc = self.full_auc if full_auc is None else full_auc
+        chunks, has = self._plan(split, zv.shape[0], full_auc)
+        parts: dict[str, list[torch.Tensor]] = {}
+        for ch in chunks:
+            scores = model.score_matrix(zu[ch.users], zv).float()
+            scores.view(-1).index_fill_(0, ch.masked, float("-inf"))
+            for k, v in M.full_metrics(scores, ch.positives, self.ks_full, auc=full_auc).items():
                 parts.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in parts.items()}, has
 

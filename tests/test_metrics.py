@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -99,3 +101,47 @@ def test_buckets():
     out = by_bucket(m, torch.tensor([3, 10, 30, 40]))
     assert out["<=5"] == {"users": 1, "auc": 1.0}
     assert out[">20"] == {"users": 2, "auc": 0.5}
+
+
+
+@pytest.mark.parametrize("split", ["valid", "test"])
+def test_evaluator_chunks_mask_and_reuse_their_plan(split):
+    """Chunked full ranking (a tiny chunk budget: one user per chunk), train videos (and validation
+    videos when testing) masked, equals the per-user reference, also on the second call, which
+    reuses the cached chunk plan with new scores."""
+    from gcfa_dgl.evaluate import Evaluator
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 12, 40
+    picks = np.stack([rng.choice(n_items, size=9, replace=False) for _ in range(n_users)])
+    held = rng.integers(1, 3, n_users)  # 1 or 2 videos per user in valid and in test
+
+    def part(lo, hi):
+        rows = [(u, i) for u in range(n_users) for i in picks[u, lo(u) : hi(u)]]
+        return SimpleNamespace(user=np.array([r[0] for r in rows]), item=np.array([r[1] for r in rows]),
+                               negatives=None)
+
+    data = SimpleNamespace(n_users=n_users, n_videos=n_items,
+                           train=part(lambda u: 0, lambda u: 5),
+                           valid=part(lambda u: 5, lambda u: 5 + held[u]),
+                           test=part(lambda u: 7, lambda u: 7 + held[u]))
+    ev = Evaluator(data, [1], [3, 10], chunk_mb=0, full_auc=True)
+
+    class Dot:
+        def score_matrix(self, zu, zv):
+            return zu @ zv.T
+
+    for call in range(2):
+        zu = torch.as_tensor(rng.integers(0, 3, (n_users, 2)).astype(np.float32))  # ties
+        zv = torch.as_tensor(rng.integers(0, 3, (n_items, 2)).astype(np.float32))
+        got, users = ev._full(Dot(), zu, zv, split)
+        held = getattr(data, split)
+        for row, u in enumerate(users.tolist()):
+            masked = {i for uu, i in zip(data.train.user, data.train.item) if uu == u}
+            if split == "test":
+                masked |= {i for uu, i in zip(data.valid.user, data.valid.item) if uu == u}
+            pos = [i for uu, i in zip(held.user, held.item) if uu == u]
+            ref = ref_full((zu[u] @ zv.T).numpy(), pos, masked, [3, 10])
+            for k, v in ref.items():
+                assert got[k][row].item() == pytest.approx(v, abs=1e-9), (call, u, k)
+    assert len(ev._plans) == 1
