@@ -168,3 +168,31 @@ def test_opinion_attention_equals_its_per_edge_definition(data, attention, opini
         beta = (1.0 / sub.in_degrees().clamp(min=1).float())[dst].unsqueeze(1)
     want = torch.relu(layer.out(torch.zeros(len(h_dst), 8).index_add_(0, dst, x * beta)))
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_propagation_equals_its_per_edge_definition(data):
+    """The opinion part of a propagation message, taken through each node's share of every rating
+    level, equals the per-edge mean of W_h e_src + W_r e_r (eqs 11-12)."""
+    from data_prep.graph import CO_WATCHED, DESCRIBES, HAS, RATED_BY, RATES, SIMILAR
+    from gcfa_dgl.models.layers import Propagation
+
+    torch.manual_seed(0)
+    etypes = [RATES, RATED_BY, SIMILAR, CO_WATCHED, HAS, DESCRIBES]
+    layer = Propagation(8, etypes, opinion=True).eval()
+    block = batch(data)[3][0]
+    h = {nt: torch.randn(block.num_src_nodes(nt), 8) for nt in block.srctypes}
+    table = torch.randn(len(data.meta.rating_values), 8)
+    got = layer(block, h, table)
+    for nt in ("user", "video"):
+        n = block.num_dst_nodes(nt)
+        want = layer.self_loop[nt](h[nt][:n])
+        for et in etypes:
+            if et[2] != nt or et not in block.canonical_etypes or not block.num_edges(et):
+                continue
+            src, dst = block.edges(etype=et)
+            m = layer.msg[et[1]](h[et[0]])[src]
+            if et[1] in layer.op:
+                m = m + layer.op[et[1]](table)[block.edges[et].data["rating_level"]]
+            deg = torch.zeros(n).index_add_(0, dst, torch.ones(len(dst))).clamp(min=1)
+            want = want + torch.zeros(n, 8).index_add_(0, dst, m) / deg[:, None]
+        assert torch.allclose(got[nt], torch.nn.functional.leaky_relu(want, 0.2), atol=1e-5), nt

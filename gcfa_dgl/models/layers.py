@@ -129,7 +129,8 @@ class Propagation(nn.Module):
     """One embedding-propagation layer [eqs 11-12]: e' = LeakyReLU(W_self e + Σ_types mean m).
 
     Messages are linear in the source embedding; on user-video edges they carry the opinion
-    embedding of the rating too (m = W_h e_src + W_r e_r).
+    embedding of the rating too (m = W_h e_src + W_r e_r), whose mean is taken through each node's
+    share of every rating level.
     """
 
     def __init__(self, dim: int, etypes: list[tuple[str, str, str]], opinion: bool, dropout: float = 0.0):
@@ -155,10 +156,14 @@ class Propagation(nn.Module):
             sub = block[et]
             with sub.local_scope():
                 sub.srcdata["p"] = self.msg[name](h[s])
+                sub.update_all(fn.copy_u("p", "m"), fn.mean("m", "a"))
+                a = sub.dstdata["a"]
                 if self.opinion and name in self.op and opinion_emb is not None:
-                    sub.edata["o"] = self.op[name](opinion_emb)[sub.edata["rating_level"]]
-                    sub.update_all(fn.u_add_e("p", "o", "m"), fn.mean("m", "a"))
-                else:
-                    sub.update_all(fn.copy_u("p", "m"), fn.mean("m", "a"))
-                out[d] = out[d] + sub.dstdata["a"]
+                    # mean(W_h e_src + W_r e_r) = mean(W_h e_src) + (share of each level) W_r E_r:
+                    # the level shares per node replace a (edges x dim) gather of opinions.
+                    levels = nn.functional.one_hot(sub.edata["rating_level"], len(opinion_emb))
+                    sub.edata["l"] = levels.to(a.dtype)
+                    sub.update_all(fn.copy_e("l", "l"), fn.mean("l", "share"))
+                    a = a + sub.dstdata["share"] @ self.op[name](opinion_emb)
+                out[d] = out[d] + a
         return {nt: self.drop(nn.functional.leaky_relu(v, 0.2)) for nt, v in out.items()}
