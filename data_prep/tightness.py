@@ -77,7 +77,8 @@ def cosine_top_m(
         s = (x[start:stop] @ xt).tocsr()
         if s.nnz * 4 >= s.shape[0] * s.shape[1] and s.shape[0] * s.shape[1] <= budget:
             return _top_dense(s, start, inv_norm, top_m)
-        return _top_sparse(s.tocoo(), start, inv_norm, top_m)
+        s.sort_indices()
+        return _top_sparse(s, start, inv_norm, top_m)
 
     spans = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
     with ThreadPoolExecutor(workers) as pool:
@@ -106,20 +107,25 @@ def cap_column_degree(rows: np.ndarray, cols: np.ndarray, cap: int, seed: int) -
 
 
 def _top_sparse(s, start, inv_norm, top_m):
-    """Top-m per row of a sparse block: sort (row, weight desc, neighbour asc), keep a prefix.
+    """Top-m per row of a sparse block (CSR with sorted indices): order each row's entries by
+    weight, descending, ties to the smaller neighbour id, and keep a prefix.
 
-    Edges come out ordered by (row, neighbour), like the dense path."""
-    r = s.row.astype(np.int64) + start
-    c = s.col.astype(np.int64)
+    One stable radix sort of an int64 key (row, then the weight's float bits inverted) does it:
+    positive float32 values order like their bit patterns, and stability keeps the neighbour
+    order within a row for ties. Edges come out ordered by (row, neighbour), like the dense path."""
+    counts = np.diff(s.indptr)
+    r = np.repeat(np.arange(start, start + s.shape[0], dtype=np.int64), counts)
+    c = s.indices.astype(np.int64)
     keep = r != c
     r, c = r[keep], c[keep]
-    w = s.data[keep] * inv_norm[r] * inv_norm[c]
-    order = np.lexsort((c, -w, r))
+    w = (s.data[keep] * inv_norm[r] * inv_norm[c]).astype(np.float32)
+    bits = w.view(np.uint32).astype(np.int64)
+    order = np.argsort(((r - start) << 32) | (0xFFFFFFFF - bits), kind="stable")
     r, c, w = r[order], c[order], w[order]
     first = np.searchsorted(r, r, side="left")
     sel = (np.arange(len(r)) - first) < top_m
     r, c, w = r[sel], c[sel], w[sel]
-    order = np.lexsort((c, r))
+    order = np.argsort(((r - start) << 32) | c, kind="stable")
     return c[order], r[order], w[order]
 
 

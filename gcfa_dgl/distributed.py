@@ -30,6 +30,14 @@ def env_rank() -> int:
     return int(os.environ.get("RANK", 0))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask: taskset, cpusets), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # platforms without affinity masks
+        return os.cpu_count() or 1
+
+
 def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
     """Torch threads for this process: `requested` if set, else the cores divided among the
     processes sharing them (ranks on this node x parallel sweep jobs); None keeps torch's default."""
@@ -38,7 +46,7 @@ def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
     procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1)) * max(1, parallel_jobs)
     if procs <= 1:
         return None
-    return max(1, (os.cpu_count() or 1) // procs)
+    return max(1, usable_cores() // procs)
 
 
 @dataclass

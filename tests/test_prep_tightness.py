@@ -51,10 +51,13 @@ def test_dense_and_sparse_paths_agree():
     s.sort_indices()
     inv = 1 / np.sqrt(np.maximum(np.diff(x.indptr), 1))
     for top in (1, 3, 50):
-        a = _top_dense(s, 0, inv, top)
-        b = _top_sparse(s.tocoo(), 0, inv, top)
-        for u, v in zip(a, b):
-            np.testing.assert_allclose(u, v, rtol=1e-6)
+        for start, stop in ((0, 40), (10, 25)):  # a whole block and one starting past row 0
+            block = s[start:stop]
+            block.sort_indices()
+            a = _top_dense(block, start, inv, top)
+            b = _top_sparse(block, start, inv, top)
+            for u, v in zip(a, b):
+                np.testing.assert_allclose(u, v, rtol=1e-6)
 
 
 def test_blocks_bound_memory_and_match_one_block():

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from conftest import ROOT, run_module
 
+from gcfa_dgl.distributed import usable_cores
+
 pytestmark = pytest.mark.slow
 
 SHORT = ["experiment=tiny_synthetic", "train.epochs=1", "train.max_batches=4", "train.tensorboard=false"]
@@ -58,7 +60,7 @@ def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_
     assert r.returncode == 0, r.stderr[-3000:]
     done = runs(sweep)
     assert len(done) == 2
-    expected = max(1, (os.cpu_count() or 1) // 2)
+    expected = max(1, usable_cores() // 2)
     for run in done:
         assert f"torch intra-op threads: {expected}\n" in (run / "train.log").read_text()
 

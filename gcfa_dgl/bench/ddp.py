@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from gcfa_dgl.bench.common import CONF
+from gcfa_dgl.distributed import usable_cores
 
 
 def _train(args: list[str], out: Path, procs: int) -> float:
@@ -29,7 +30,7 @@ def _train(args: list[str], out: Path, procs: int) -> float:
     if procs > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={procs}", "--master_port=29531",
                *cmd[1:], "trainer.ddp=true"]
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // procs))
+        env["OMP_NUM_THREADS"] = str(max(1, usable_cores() // procs))
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CONF.parent)
     if r.returncode != 0:
         sys.exit(f"error: training failed ({' '.join(cmd)}):\n{r.stderr[-2000:]}")
@@ -54,7 +55,7 @@ def run(interactions: int, batch: int, repeats: int) -> dict:
     n_train = meta["counts"]["train"]
     rate = {p: n_train / statistics.median(s) for p, s in secs.items()}
     return {"dataset": f"synthetic, {interactions:,} interactions ({n_train:,} train edges)",
-            "global_batch": batch, "cores": os.cpu_count(), "repeats": repeats, "epoch_seconds": secs,
+            "global_batch": batch, "cores": usable_cores(), "repeats": repeats, "epoch_seconds": secs,
             "pairs_per_second": {"1 process": rate[1], "2 processes (DDP, gloo)": rate[2]},
             "ratio_2_over_1": rate[2] / rate[1]}
 

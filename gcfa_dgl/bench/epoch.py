@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from gcfa_dgl.bench.common import loglog_slope, median, run_child, write_json
 from gcfa_dgl.bench.prep import synthetic
 from gcfa_dgl.bench.train import train_edges, train_once
+from gcfa_dgl.distributed import usable_cores
 
 
 def run(sizes: list[int], batch: int, max_batches: int, repeats: int) -> dict:
@@ -49,7 +49,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int) -> dict:
         fit = {"seconds_per_epoch": round(loglog_slope(x, [r["seconds_per_epoch"] for r in rows]), 3),
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3)}
     return {"model": "gcfa", "batch": batch, "max_batches": max_batches, "repeats": repeats,
-            "cores": os.cpu_count(), "sizes": rows, "exponent": fit}
+            "cores": usable_cores(), "sizes": rows, "exponent": fit}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from gcfa_dgl.bench.common import (
     write_json,
 )
 from gcfa_dgl.bench.prep import synthetic
+from gcfa_dgl.distributed import usable_cores
 
 
 class DotModel:
@@ -113,7 +113,7 @@ def bench_dataset(which: str, chunks: list[int], repeats: int) -> dict:
 
 
 def run(chunks: list[int], repeats: int, datasets: list[str]) -> dict:
-    return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats,
+    return {"threads": torch.get_num_threads(), "cores": usable_cores(), "repeats": repeats,
             "results": [bench_dataset(w, chunks, repeats) for w in datasets]}
 
 

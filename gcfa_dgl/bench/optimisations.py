@@ -24,7 +24,6 @@ ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import torch
 
 from gcfa_dgl.bench.common import interleaved_medians, median, ml1m_overrides, write_json
+from gcfa_dgl.distributed import usable_cores
 
 
 def pair(name: str, before: str, after: str, t: dict[str, float], note: str = "") -> dict:
@@ -246,7 +246,7 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
     rows.append(workers_case(repeats, batch, max_batches))
     rows += evaluation_case(repeats)
     rows += similarity_case(repeats, similarity_sizes)
-    return {"threads": torch.get_num_threads(), "cores": os.cpu_count(), "repeats": repeats, "cases": rows}
+    return {"threads": torch.get_num_threads(), "cores": usable_cores(), "repeats": repeats, "cases": rows}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from gcfa_dgl.bench.common import loglog_slope, median, run_child, write_json
+from gcfa_dgl.distributed import usable_cores
 
 
 def synthetic(n: int) -> list[str]:
@@ -75,7 +76,7 @@ def run(datasets: list[str], sizes: list[int], repeats: int) -> dict:
         x = [r["interactions"] for r in synth]
         fit = {"seconds": round(loglog_slope(x, [r["seconds"] for r in synth]), 3),
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in synth]), 3)}
-    return {"repeats": repeats, "cores": os.cpu_count(), "real": rows, "synthetic": synth, "exponent": fit,
+    return {"repeats": repeats, "cores": usable_cores(), "real": rows, "synthetic": synth, "exponent": fit,
             "skipped": skipped}
 
 

@@ -11,13 +11,13 @@ Extra arguments are Hydra overrides of the training config (e.g. `model.attentio
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import torch
 
 from gcfa_dgl.bench.common import CONF, ml1m_overrides, write_json
+from gcfa_dgl.distributed import usable_cores
 
 
 def compose(overrides: list[str]):
@@ -82,7 +82,7 @@ def run(batch: int, batches: int, overrides: list[str], data_args: list[str] | N
            for e in ops[:15]]
     per_step = {k: round(v / batches, 4) for k, v in phases.items()}
     return {"dataset": label, "batch": batch, "batches": batches, "threads": torch.get_num_threads(),
-            "cores": os.cpu_count(), "overrides": overrides, "seconds_per_step": per_step,
+            "cores": usable_cores(), "overrides": overrides, "seconds_per_step": per_step,
             "step_total": round(sum(per_step.values()), 4), "top_ops": top}
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from gcfa_dgl.bench.common import median, ml1m_overrides, run_child, write_json
+from gcfa_dgl.distributed import usable_cores
 
 # Each model's sampler in Table 1 (the Makefile's table1 target): GraphRec samples uniformly,
 # GC-MC convolves over full neighbourhoods; the others use the defaults.
@@ -82,7 +82,7 @@ def run(models: list[str], batch: int, repeats: int, max_batches: int | None,
                    "runs_seconds": [r["seconds"] for r in rs]}
     ref = rows.get("lightgcn", {}).get("seconds_per_epoch")
     return {"dataset": label, "train_edges": n_train, "batch": batch, "batches_per_epoch": batches,
-            "max_batches": max_batches, "repeats": repeats, "cores": os.cpu_count(), "models": rows,
+            "max_batches": max_batches, "repeats": repeats, "cores": usable_cores(), "models": rows,
             "gcfa_over_lightgcn": round(rows["gcfa"]["seconds_per_epoch"] / ref, 3)
             if ref and "gcfa" in rows else None}
 
