@@ -196,3 +196,23 @@ def test_propagation_equals_its_per_edge_definition(data):
             deg = torch.zeros(n).index_add_(0, dst, torch.ones(len(dst))).clamp(min=1)
             want = want + torch.zeros(n, 8).index_add_(0, dst, m) / deg[:, None]
         assert torch.allclose(got[nt], torch.nn.functional.leaky_relu(want, 0.2), atol=1e-5), nt
+
+
+def test_gcmc_encoder_equals_its_per_edge_definition(data):
+    """The level-pair block computes μ = relu(mean over edges of W_r e_src), r the edge's rating."""
+    from data_prep.graph import RATED_BY, RATES
+    from gcfa_dgl.models.gcmc import GCMC
+
+    torch.manual_seed(0)
+    model = GCMC(data.n_users, data.n_videos, n_ratings=len(data.meta.rating_values), dim=8, dropout=0.0).eval()
+    block = batch(data)[3][-1]
+    h = {nt: torch.randn(block.num_src_nodes(nt), 8) for nt in ("user", "video")}
+    got = model.encode(block, h)
+    for et, dst in ((RATED_BY, "user"), (RATES, "video")):
+        n = block.num_dst_nodes(dst)
+        src, d = block.edges(etype=et)
+        proj = model.w_rating[et[1]](h[et[0]]).view(-1, model.n_ratings, model.hidden)
+        m = proj[src, block.edges[et].data["rating_level"]]
+        deg = torch.zeros(n).index_add_(0, d, torch.ones(len(d))).clamp(min=1)
+        mu = torch.relu(torch.zeros(n, model.hidden).index_add_(0, d, m) / deg[:, None])
+        assert torch.allclose(got[dst], model.dense[dst](mu), atol=1e-5), dst

@@ -54,14 +54,24 @@ class GCMC(Recommender):
             if not n_dst:
                 continue
             sub = block[et]
-            with sub.local_scope():
-                proj = self.w_rating[et[1]](self.drop(h[et[0]])).view(-1, self.n_ratings, self.hidden)
-                src, _ = sub.edges()
-                sub.edata["m"] = proj[src, sub.edata["rating_level"]]
-                sub.update_all(fn.copy_e("m", "m"), fn.mean("m", "mu"))
-                mu = torch.relu(sub.dstdata["mu"]) if sub.num_edges() else torch.zeros(n_dst, self.hidden)
+            if sub.num_edges():
+                proj = self.w_rating[et[1]](self.drop(h[et[0]]))  # (sources, levels x hidden)
+                mu = torch.relu(self._mean_by_level(sub, proj.reshape(-1, self.hidden), n_dst))
+            else:
+                mu = torch.zeros(n_dst, self.hidden)
             out[dst] = self.dense[dst](self.drop(mu))
         return out
+
+    def _mean_by_level(self, sub: dgl.DGLGraph, proj: torch.Tensor, n_dst: int) -> torch.Tensor:
+        """Mean over a node's edges of W_r e_src, r the edge's rating level: each (source, level)
+        pair is a node of a bipartite block, so one sparse product reads the projections in
+        place of an edges x hidden gather (whose backward scatters back every edge)."""
+        src, dst = sub.edges()
+        pairs = dgl.create_block((src * self.n_ratings + sub.edata["rating_level"], dst),
+                                 num_src_nodes=len(proj), num_dst_nodes=n_dst)
+        pairs.srcdata["p"] = proj
+        pairs.update_all(fn.copy_u("p", "m"), fn.mean("m", "mu"))
+        return pairs.dstdata["mu"]
 
     def forward(self, input_nodes, pair_graph, neg_graph, blocks):
         block = blocks[-1]
