@@ -78,8 +78,8 @@ def test_profile_splits_a_step_into_phases(bench_dir):
 def test_optimisations_time_both_code_paths(bench_dir):
     o = json.loads((bench_dir / "optimisations.json").read_text())
     changes = [c["change"] for c in o["cases"]]
-    assert changes == ["LightGCN training step", "GCFA training step", "GCFA training step", "GCFA training step",
-                       "GCFA training batches", "full-ranking evaluation", "full-ranking evaluation",
+    assert changes == ["LightGCN training step", "GC-MC training step", "GCFA training step", "GCFA training step",
+                       "GCFA training step", "GCFA training batches", "full-ranking evaluation", "full-ranking evaluation",
                        "similarity edges"]
     for c in o["cases"]:
         assert c["before_seconds"] > 0 and c["after_seconds"] > 0

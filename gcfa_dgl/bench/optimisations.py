@@ -14,6 +14,8 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
   the chunk plan (users, masked positions, positives) rebuilt on every call against built once;
 - similarity edges: exact cosine top-M against `dataset.tightness.max_degree=1000`, on the
   train interactions of synthetic datasets;
+- GC-MC step: the encoder's W_r e_src gathered per edge against a block of (source, level)
+  pairs read by one sparse product;
 - deterministic kernels (a correctness change, not a speed-up): a GCFA step with
   `torch.use_deterministic_algorithms` off against on;
 - sampling in a DataLoader worker: GCFA batches through the entry point with
@@ -83,6 +85,28 @@ def per_edge_propagation(self, block, h, opinion_emb):
     return {nt: self.drop(nn.functional.leaky_relu(v, 0.2)) for nt, v in out.items()}
 
 
+def per_edge_gcmc_encode(self, block, h):
+    """GC-MC's encoder as first written: W_r e_src gathered per edge (the "before")."""
+    import dgl.function as fn
+
+    from data_prep.graph import RATED_BY, RATES
+
+    out = {}
+    for et, dst in ((RATED_BY, "user"), (RATES, "video")):
+        n_dst = block.num_dst_nodes(dst)
+        if not n_dst:
+            continue
+        sub = block[et]
+        with sub.local_scope():
+            proj = self.w_rating[et[1]](self.drop(h[et[0]])).view(-1, self.n_ratings, self.hidden)
+            src, _ = sub.edges()
+            sub.edata["m"] = proj[src, sub.edata["rating_level"]]
+            sub.update_all(fn.copy_e("m", "m"), fn.mean("m", "mu"))
+            mu = torch.relu(sub.dstdata["mu"]) if sub.num_edges() else torch.zeros(n_dst, self.hidden)
+        out[dst] = self.dense[dst](self.drop(mu))
+    return out
+
+
 DATA: list[str] = []  # dataset overrides in place of ML-1M (--data)
 
 
@@ -91,13 +115,13 @@ def _data() -> tuple[list[str], str]:
     return (DATA, " ".join(DATA)) if DATA else ml1m_overrides()
 
 
-def _setup(model_name: str, batch: int):
+def _setup(model_name: str, batch: int, extra: tuple[str, ...] = ()):
     from gcfa_dgl import trainer as T
     from gcfa_dgl.bench.profile import compose
     from gcfa_dgl.sampling import VideoNegativeSampler, edge_loader
 
     overrides, label = _data()
-    cfg = compose(["experiment=table1_ml1m", *overrides, f"model={model_name}", f"sampler.batch_size={batch}"])
+    cfg = compose(["experiment=table1_ml1m", *overrides, f"model={model_name}", f"sampler.batch_size={batch}", *extra])
     data = T.load_data(cfg)
     T.seed_all(cfg.seed)
     model = T.build_model(cfg, data)
@@ -133,6 +157,26 @@ def lightgcn_case(repeats: int, batch: int) -> dict:
     t = interleaved_medians({"before": before, "after": step}, repeats)
     return pair("LightGCN training step", "torch.sparse.mm autograd", "SymmetricSpMM", t,
                 f"{label}, batch {batch}, forward + backward")
+
+
+def gcmc_case(repeats: int, batch: int) -> dict:
+    from gcfa_dgl.models import gcmc
+
+    _, model, b, label = _setup("gcmc", batch, ("sampler=full", "sampler.fanouts=[-1]"))
+    model.train()
+    blocked = gcmc.GCMC.encode
+    step = _step(model, b)
+
+    def before() -> None:
+        gcmc.GCMC.encode = per_edge_gcmc_encode
+        try:
+            step()
+        finally:
+            gcmc.GCMC.encode = blocked
+
+    t = interleaved_medians({"before": before, "after": step}, repeats)
+    return pair("GC-MC training step", "per-edge gather of W_r e_src", "level-pair block", t,
+                f"{label}, batch {batch}, full neighbourhoods, forward + backward")
 
 
 def gcfa_case(repeats: int, batch: int) -> list[dict]:
@@ -241,7 +285,7 @@ def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
 
 
 def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40) -> dict:
-    rows = [lightgcn_case(repeats, batch)]
+    rows = [lightgcn_case(repeats, batch), gcmc_case(repeats, batch)]
     rows += gcfa_case(repeats, batch)
     rows.append(workers_case(repeats, batch, max_batches))
     rows += evaluation_case(repeats)
