@@ -27,6 +27,8 @@ def bench_dir(tmp_path_factory):
     mp.delenv("GCFA_RAW_DIR", raising=False)
     try:
         prep.main(["--datasets", "--interactions", "20000", "40000", "--repeats", "1", "--json", str(out / "prep.json")])
+        prep.main(["--datasets", "--interactions", "20000", "40000", "--repeats", "1", "--synthetic-overrides",
+                   "dataset.tightness.max_degree=5", "--json", str(out / "prep_capped.json")])
         epoch.main(["--interactions", "20000", "40000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "epoch.json")])
         train.main(["--models", "bpr", "lightgcn", "gcfa", "--batch", "256", "--max-batches", "2", "--repeats", "1",
@@ -46,6 +48,11 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     assert [r["interactions"] for r in p["synthetic"]] == [20_000, 40_000]
     assert all(r["seconds"] > 0 and r["peak_rss_gb"] > 0.05 for r in p["synthetic"])
     assert set(p["exponent"]) == {"seconds", "peak_rss_gb"}
+    capped = json.loads((bench_dir / "prep_capped.json").read_text())
+    assert capped["synthetic_overrides"] == ["dataset.tightness.max_degree=5"] and p["synthetic_overrides"] == []
+    # the same interactions, prepared with the override
+    small, big = p["synthetic"][1]["edges"], capped["synthetic"][1]["edges"]
+    assert small["user-rates-video"] == big["user-rates-video"]
     e = json.loads((bench_dir / "epoch.json").read_text())
     assert [r["interactions"] for r in e["sizes"]] == [20_000, 40_000]
     assert e["sizes"][1]["batches_per_epoch"] > e["sizes"][0]["batches_per_epoch"]
@@ -92,7 +99,8 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
     report.main(["--bench", str(bench_dir), "--doc", str(doc)])
     text = doc.read_text()
     assert "hand-written intro" in text and "## Log\nkept" in text and "\nold\n" not in text
-    for section in ("## Preparation", "## Training speed", "## Full-ranking evaluation", "## Scaling from 1M",
+    assert "with `dataset.tightness.max_degree=5`" in text
+    for section in ("## Preparation", "## Preparation with a smaller similarity cap", "## Training speed", "## Full-ranking evaluation", "## Scaling from 1M",
                     "## Profile of a GCFA training step", "## Optimisations"):
         assert section in text
     assert "Not measured (no reports/bench/ddp.json)" in text  # missing JSON: said, not hidden

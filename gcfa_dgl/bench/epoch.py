@@ -1,7 +1,7 @@
 """How one GCFA training epoch grows with the data: synthetic 1M, 5M and 20M interactions.
 
     python -m gcfa_dgl.bench.epoch [--interactions 1000000 5000000 20000000] [--batch 4096]
-                                   [--max-batches 50] [--repeats 3] [--json f]
+                                   [--max-batches 50] [--repeats 3] [--synthetic-overrides k=v ...] [--json f]
 
 The synthetic datasets of `bench.prep` (1 user per 100 and 1 video per 1,000 interactions),
 prepared first if needed. Each measurement is a child process of the real entry point (GCFA,
@@ -25,15 +25,16 @@ from gcfa_dgl.bench.train import train_edges, train_once
 from gcfa_dgl.distributed import usable_cores
 
 
-def run(sizes: list[int], batch: int, max_batches: int, repeats: int) -> dict:
+def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_overrides: list[str] | None = None) -> dict:
+    extra = list(synthetic_overrides or [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-epoch-") as tmp:
         for n in sorted(sizes):
-            run_child([sys.executable, "-m", "data_prep", *synthetic(n)])  # a no-op when prepared: RSS is training's
+            run_child([sys.executable, "-m", "data_prep", *synthetic(n), *extra])  # a no-op when prepared: RSS is training's
             runs = []
             for i in range(repeats):
                 out = Path(tmp) / f"{n}_{i}"
-                runs.append(train_once("gcfa", synthetic(n), batch, max_batches, out, experiment="table1"))
+                runs.append(train_once("gcfa", synthetic(n) + extra, batch, max_batches, out, experiment="table1"))
                 print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
             n_train = train_edges(out)
             batches = math.ceil(n_train / batch)
@@ -49,7 +50,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int) -> dict:
         fit = {"seconds_per_epoch": round(loglog_slope(x, [r["seconds_per_epoch"] for r in rows]), 3),
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3)}
     return {"model": "gcfa", "batch": batch, "max_batches": max_batches, "repeats": repeats,
-            "cores": usable_cores(), "sizes": rows, "exponent": fit}
+            "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -58,9 +59,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--max-batches", type=int, default=50)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--synthetic-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    res = run(a.interactions, a.batch, a.max_batches, a.repeats)
+    res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides)
     print(f"GCFA, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
     print("| interactions | s / batch | s / epoch | peak RSS |\n|---:|---:|---:|---:|")
     for r in res["sizes"]:

@@ -1,13 +1,14 @@
 """Time and peak RSS of `make data` on the real datasets and on synthetic data of growing size.
 
     python -m gcfa_dgl.bench.prep [--datasets ml100k ml1m_notime] [--interactions 1000000 5000000 20000000]
-                                  [--repeats 3] [--json f]
+                                  [--synthetic-overrides key=value ...] [--repeats 3] [--json f]
 
 Each preparation runs `python -m data_prep ... force=true` in a fresh child process; its wall time
 and its own peak RSS (wait4) are recorded, median time and maximum RSS over `--repeats`. Synthetic
 data has 1 user per 100 and 1 video per 1,000 interactions and 50 info tags. The fitted exponent
 b of time ~ interactions^b (and of memory) over the synthetic sizes is the figure of merit: 1.0 is
-linear. Real datasets need GCFA_RAW_DIR (or are downloaded, with paths.download=true); a missing
+linear. `--synthetic-overrides` changes the synthetic preparations (for example
+`dataset.tightness.max_degree=100`); the JSON records them. Real datasets need GCFA_RAW_DIR (or are downloaded, with paths.download=true); a missing
 one is reported and skipped. The outputs go to the usual processed directory, so training
 benchmarks find them.
 """
@@ -63,21 +64,22 @@ def has_raw(dataset: str) -> bool:
     return bool(raw) and (Path(raw) / folder).is_dir()
 
 
-def run(datasets: list[str], sizes: list[int], repeats: int) -> dict:
+def run(datasets: list[str], sizes: list[int], repeats: int, synthetic_overrides: list[str] | None = None) -> dict:
+    extra = list(synthetic_overrides or [])
     rows, skipped = [], []
     for d in datasets:
         if has_raw(d):
             rows.append(bench(d, [f"dataset={d}"], repeats))
         else:
             skipped.append(d)
-    synth = [bench(f"synthetic {n:,}", synthetic(n), repeats) for n in sorted(sizes)]
+    synth = [bench(f"synthetic {n:,}", synthetic(n) + extra, repeats) for n in sorted(sizes)]
     fit = {}
     if len(synth) >= 2:
         x = [r["interactions"] for r in synth]
         fit = {"seconds": round(loglog_slope(x, [r["seconds"] for r in synth]), 3),
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in synth]), 3)}
     return {"repeats": repeats, "cores": usable_cores(), "real": rows, "synthetic": synth, "exponent": fit,
-            "skipped": skipped}
+            "skipped": skipped, "synthetic_overrides": extra}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -85,10 +87,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--datasets", nargs="*", default=["ml100k", "ml1m_notime"],
                    choices=["ml100k", "ml1m", "ml1m_notime", "tiktok"])
     p.add_argument("--interactions", type=int, nargs="*", default=[1_000_000, 5_000_000, 20_000_000])
+    p.add_argument("--synthetic-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    res = run(a.datasets, a.interactions, a.repeats)
+    res = run(a.datasets, a.interactions, a.repeats, a.synthetic_overrides)
     print(f"make data, median of {a.repeats} (peak RSS: maximum)")
     print("| dataset | interactions | seconds | peak RSS |\n|---|---:|---:|---:|")
     for r in res["real"] + res["synthetic"]:

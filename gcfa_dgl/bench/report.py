@@ -33,21 +33,27 @@ def _commit() -> str:
         return "unknown"
 
 
-def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path) -> str | None:
+def _overrides(d: dict) -> str:
+    extra = d.get("synthetic_overrides") or []
+    return f", {' '.join(extra)}" if extra else ""
+
+
+def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path, capped: dict | None = None) -> str | None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     series = []
-    if prep and prep.get("synthetic"):
-        x = [r["interactions"] for r in prep["synthetic"]]
-        series.append(("make data", x, [r["seconds"] for r in prep["synthetic"]],
-                       [r["peak_rss_gb"] for r in prep["synthetic"]], prep.get("exponent", {})))
+    for p in (prep, capped):
+        if p and p.get("synthetic"):
+            x = [r["interactions"] for r in p["synthetic"]]
+            series.append((f"make data{_overrides(p)}", x, [r["seconds"] for r in p["synthetic"]],
+                           [r["peak_rss_gb"] for r in p["synthetic"]], p.get("exponent", {})))
     if epoch and epoch.get("sizes"):
         x = [r["interactions"] for r in epoch["sizes"]]
         ex = epoch.get("exponent", {})
-        series.append(("GCFA epoch", x, [r["seconds_per_epoch"] for r in epoch["sizes"]],
+        series.append((f"GCFA epoch{_overrides(epoch)}", x, [r["seconds_per_epoch"] for r in epoch["sizes"]],
                        [r["peak_rss_gb"] for r in epoch["sizes"]],
                        {"seconds": ex.get("seconds_per_epoch"), "peak_rss_gb": ex.get("peak_rss_gb")}))
     if not series:
@@ -70,13 +76,14 @@ def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path) -> str | Non
     return "img/bench_scaling.png"
 
 
-def _prep(prep: dict | None) -> list[str]:
-    out = ["## Preparation (`make data`)", ""]
+def _prep(prep: dict | None, title: str = "## Preparation (`make data`)", name: str = "prep") -> list[str]:
+    out = [title, ""]
     if not prep:
-        return [*out, "Not measured (no reports/bench/prep.json).", ""]
+        return [*out, f"Not measured (no reports/bench/{name}.json).", ""]
+    extra = prep.get("synthetic_overrides") or []
     out += ["`python -m gcfa_dgl.bench.prep`: each preparation in a fresh process with `force=true`; "
             f"median time and maximum peak RSS of {prep['repeats']} runs. Synthetic data: 1 user per 100 "
-            "and 1 video per 1,000 interactions.", "",
+            "and 1 video per 1,000 interactions" + (f", with `{' '.join(extra)}`." if extra else "."), "",
             "| dataset | interactions | seconds | peak RSS | similarity edges (s) |", "|---|---:|---:|---:|---:|"]
     for r in prep["real"] + prep["synthetic"]:
         out.append(f"| {r['dataset']} | {r['interactions']:,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} GB | "
@@ -144,8 +151,10 @@ def _epoch(ep: dict | None, plot: str | None) -> list[str]:
         out += [f"![time and memory against interactions]({plot})", ""]
     if not ep:
         return [*out, "Epoch scaling not measured (no reports/bench/epoch.json).", ""]
+    extra = ep.get("synthetic_overrides") or []
     out += [f"`python -m gcfa_dgl.bench.epoch`: GCFA, batch {ep['batch']}, {ep['max_batches']} batches timed and "
-            f"scaled to the epoch, median of {ep['repeats']}; peak RSS of the training process.", "",
+            f"scaled to the epoch, median of {ep['repeats']}; peak RSS of the training process"
+            + (f"; data prepared with `{' '.join(extra)}`." if extra else "."), "",
             "| interactions | training pairs | s / batch | s / epoch | peak RSS |", "|---:|---:|---:|---:|---:|"]
     for r in ep["sizes"]:
         out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
@@ -198,13 +207,15 @@ def _ddp(d: dict | None) -> list[str]:
 
 
 def render(bench: Path, img: Path) -> str:
-    names = ("prep", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp")
+    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp")
     data = {n: _load(bench, n) for n in names}
     cores = next((d["cores"] for d in data.values() if d and "cores" in d), None)
-    plot = _scaling_plot(data["prep"], data["epoch"], img)
+    plot = _scaling_plot(data["prep"], data["epoch"], img, data["prep_capped"])
     lines = [BEGIN, "", f"Measured with `make bench` at commit `{_commit()}` on a machine with {cores} cores. "
              "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
-    lines += _prep(data["prep"]) + _sampler(data["sampler"]) + _train(data["train"])
+    lines += _prep(data["prep"])
+    lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
+    lines += _sampler(data["sampler"]) + _train(data["train"])
     lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"])
     lines += _optimisations(data["optimisations"]) + _ddp(data["ddp"])
     return "\n".join([*lines, END])
