@@ -139,21 +139,25 @@ def _step(model, b) -> Callable[[], None]:
     return go
 
 
+def swapped(owner: object, name: str, old: Callable, step: Callable[[], None]) -> Callable[[], None]:
+    """`step` run with `owner.name` replaced by the old code path, restored afterwards."""
+    def run() -> None:
+        current = getattr(owner, name)
+        setattr(owner, name, old)
+        try:
+            step()
+        finally:
+            setattr(owner, name, current)
+    return run
+
+
 def lightgcn_case(repeats: int, batch: int) -> dict:
     from gcfa_dgl.models import lightgcn
 
     _, model, b, label = _setup("lightgcn", batch)
     model.train()
-    original = lightgcn.SymmetricSpMM.apply
     step = _step(model, b)
-
-    def before() -> None:
-        lightgcn.SymmetricSpMM.apply = lambda adj, x: torch.sparse.mm(adj, x)
-        try:
-            step()
-        finally:
-            lightgcn.SymmetricSpMM.apply = original
-
+    before = swapped(lightgcn.SymmetricSpMM, "apply", lambda adj, x: torch.sparse.mm(adj, x), step)
     t = interleaved_medians({"before": before, "after": step}, repeats)
     return pair("LightGCN training step", "torch.sparse.mm autograd", "SymmetricSpMM", t,
                 f"{label}, batch {batch}, forward + backward")
@@ -164,17 +168,9 @@ def gcmc_case(repeats: int, batch: int) -> dict:
 
     _, model, b, label = _setup("gcmc", batch, ("sampler=full", "sampler.fanouts=[-1]"))
     model.train()
-    blocked = gcmc.GCMC.encode
     step = _step(model, b)
-
-    def before() -> None:
-        gcmc.GCMC.encode = per_edge_gcmc_encode
-        try:
-            step()
-        finally:
-            gcmc.GCMC.encode = blocked
-
-    t = interleaved_medians({"before": before, "after": step}, repeats)
+    t = interleaved_medians({"before": swapped(gcmc.GCMC, "encode", per_edge_gcmc_encode, step), "after": step},
+                            repeats)
     return pair("GC-MC training step", "per-edge gather of W_r e_src", "level-pair block", t,
                 f"{label}, batch {batch}, full neighbourhoods, forward + backward")
 
@@ -184,22 +180,9 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
 
     _, model, b, label = _setup("gcfa", batch)
     model.train()
-    split, shares = layers.OpinionAttention.forward, layers.Propagation.forward
     step = _step(model, b)
-
-    def before() -> None:
-        layers.OpinionAttention.forward = per_edge_attention
-        try:
-            step()
-        finally:
-            layers.OpinionAttention.forward = split
-
-    def gathered() -> None:
-        layers.Propagation.forward = per_edge_propagation
-        try:
-            step()
-        finally:
-            layers.Propagation.forward = shares
+    before = swapped(layers.OpinionAttention, "forward", per_edge_attention, step)
+    gathered = swapped(layers.Propagation, "forward", per_edge_propagation, step)
 
     def nondeterministic() -> None:
         torch.use_deterministic_algorithms(False)
