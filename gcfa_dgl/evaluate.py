@@ -66,10 +66,13 @@ class Evaluator:
         model.eval()
         return model.embed_all(self.data.graph, sampler, self.batch_size)
 
+    @torch.no_grad()
     def evaluate(self, model, sampler, split: str, protocols=PROTOCOLS, z=None,
                  full_auc: bool | None = None) -> dict[str, Any]:
         """Metrics of `split`; `z` reuses (user, video) representations already computed;
-        `full_auc` overrides the evaluator's setting for this call."""
+        `full_auc` overrides the evaluator's setting for this call. Without gradients: a scorer with
+        parameters (an MLP predictor) would otherwise keep every chunk's graph alive while the
+        chunks are copied into one score matrix."""
         model.eval()
         zu, zv = z if z is not None else self.embed(model, sampler)
         out: dict[str, Any] = {}
@@ -127,6 +130,7 @@ class Evaluator:
         self._plans[key] = (chunks, has)
         return chunks, has
 
+    @torch.no_grad()
     def _full(self, model, zu, zv, split: str, full_auc: bool | None = None):
         """Per-user full-protocol metrics of `split` (`full_auc`: None keeps the evaluator's setting)."""
         full_auc = self.full_auc if full_auc is None else full_auc
