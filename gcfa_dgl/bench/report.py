@@ -211,8 +211,9 @@ def render(bench: Path, img: Path) -> str:
     data = {n: _load(bench, n) for n in names}
     cores = next((d["cores"] for d in data.values() if d and "cores" in d), None)
     plot = _scaling_plot(data["prep"], data["epoch"], img, data["prep_capped"])
-    lines = [BEGIN, "", f"Measured with `make bench` at commit `{_commit()}` on a machine with {cores} cores. "
-             "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
+    lines = [BEGIN, "", f"Written by `make bench-report` at commit `{_commit()}` from the JSON files of `make bench`; "
+             f"{cores} core(s) available to each benchmark process. Absolute times depend on the machine; "
+             "the ratios and exponents are the figures of merit.", ""]
     lines += _prep(data["prep"])
     lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
     lines += _sampler(data["sampler"]) + _train(data["train"])
