@@ -37,8 +37,8 @@ from gcfa_dgl.distributed import usable_cores
 
 
 def pair(name: str, before: str, after: str, t: dict[str, float], note: str = "") -> dict:
-    return {"change": name, "before": before, "after": after, "before_seconds": round(t["before"], 4),
-            "after_seconds": round(t["after"], 4), "speedup": round(t["before"] / t["after"], 2), "note": note}
+    return {"change": name, "before": before, "after": after, "before_seconds": round(t["before"], 6),
+            "after_seconds": round(t["after"], 6), "speedup": round(t["before"] / t["after"], 3), "note": note}
 
 
 def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=None):
