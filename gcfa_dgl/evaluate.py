@@ -32,13 +32,17 @@ def _csr(user: np.ndarray, item: np.ndarray, n_users: int) -> tuple[torch.Tensor
     return torch.as_tensor(indptr), torch.as_tensor(item[order].astype(np.int64))
 
 
+def _within(counts: torch.Tensor) -> torch.Tensor:
+    """Each entry's position within its row, for rows of `counts` entries laid end to end."""
+    return torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+
+
 def _rows(indptr: torch.Tensor, indices: torch.Tensor, users: torch.Tensor):
     """(row position, item) of the CSR entries of `users`, vectorised."""
     start, stop = indptr[users], indptr[users + 1]
     counts = stop - start
     rows = torch.repeat_interleave(torch.arange(len(users)), counts)
-    offsets = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    return rows, indices[torch.repeat_interleave(start, counts) + offsets]
+    return rows, indices[torch.repeat_interleave(start, counts) + _within(counts)]
 
 
 class _Chunk(NamedTuple):
@@ -123,9 +127,8 @@ class Evaluator:
                 flat.append(r * n_items + c)
             r, c = _rows(indptr, indices, users)
             counts = indptr[users + 1] - indptr[users]
-            col = torch.arange(len(r)) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
             positives = torch.full((len(users), int(counts.max())), -1, dtype=torch.long)
-            positives[r, col] = c
+            positives[r, _within(counts)] = c
             chunks.append(_Chunk(users, torch.cat(flat), positives))
         self._plans[key] = (chunks, has)
         return chunks, has
