@@ -118,7 +118,7 @@ def _top_sparse(s, start, inv_norm, top_m):
     c = s.indices.astype(np.int64)
     keep = r != c
     r, c = r[keep], c[keep]
-    w = (s.data[keep] * inv_norm[r] * inv_norm[c]).astype(np.float32)
+    w = (s.data[keep] * inv_norm[r] * inv_norm[c]).astype(np.float32, copy=False)
     bits = w.view(np.uint32).astype(np.int64)
     order = np.argsort(((r - start) << 32) | (0xFFFFFFFF - bits), kind="stable")
     r, c, w = r[order], c[order], w[order]
