@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import pytest
 
@@ -112,6 +113,7 @@ def test_peak_rss_helpers_see_an_allocation(tmp_path):
 
     with common.PeakRSS() as peak:
         a = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+        time.sleep(0.5)  # held long enough for the 2 ms poller to run even on a busy machine
         del a
     assert peak.peak_gb * 1024 > 30
     r = common.run_child([sys.executable, "-c", "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"])
