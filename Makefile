@@ -14,7 +14,7 @@ help:
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
 	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
 	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
-	@echo "make recbole [SEEDS=0,1,2]   BPR and LightGCN in RecBole's ML-1M setting (ratings >= 3, random 8:1:1)"
+	@echo "make recbole [SEEDS=0,1,2]   BPR and LightGCN in RecBole-GNN's published ML-1M setting"
 	@echo "make sweep            a 2 x 2 grid (lr x dim) on small synthetic data, two runs at a time, and its report"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
@@ -55,8 +55,9 @@ ablation: install
 	$(PY) -m gcfa_dgl.report multirun/ablation/$(DATASET) --out reports/ablation/$(DATASET)
 
 recbole: install
-	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=bpr,lightgcn seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m $(ARGS)
-	$(PY) -m gcfa_dgl.report multirun/recbole_ml1m --metrics full/recall@10 full/ndcg@10 full/recall@20 full/ndcg@20 --out reports/recbole_ml1m
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=bpr seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/bpr $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_lightgcn seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/lightgcn $(ARGS)
+	$(PY) -m gcfa_dgl.report multirun/recbole_ml1m --metrics full/recall@10 full/ndcg@10 full/mrr@10 full/hr@10 full/recall@20 full/ndcg@20 --out reports/recbole_ml1m
 
 sweep: install
 	$(PY) -m gcfa_dgl.train -m experiment=tiny_synthetic model.lr=1e-3,5e-3 model.dim=16,32 hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweep.dir=multirun/sweep_example $(ARGS)
