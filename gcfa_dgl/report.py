@@ -9,7 +9,8 @@ with the number of runs and the mean seconds per epoch. The best mean of each co
 and a last row gives GCFA's relative improvement over the best other model.
 
 With `--out DIR`: `table.csv` (tidy: one row per run and metric), `table.md`, `ablation.md` (GCFA
-variants only, when there are several), `fig_auc.{png,svg}` (the paper's Figure 3: a grouped bar
+variants only, when there are several: means against the reference, then each variant's change
+against the reference run of the same seed), `fig_auc.{png,svg}` (the paper's Figure 3: a grouped bar
 chart of AUC per dataset with std error bars) and `loss_curves.{png,svg}`.
 """
 
@@ -152,6 +153,40 @@ def ablation_markdown(s: pd.DataFrame, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
+def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
+    """Each variant against the reference run of the same seed: the mean ± std of the relative
+    change over the paired seeds and how many of them went up. Pairing removes the part of the
+    seed-to-seed spread that the variant and the reference share (same split draw, same init)."""
+    v = df[df["metric"].isin(metrics)].groupby(["dataset", "variant", "seed", "metric"])["value"].mean()
+    lines = []
+    for dataset, dd in v.groupby(level="dataset"):
+        dd = dd.droplevel("dataset")
+        variants = sorted(set(dd.index.get_level_values("variant")) - {""})
+        if "" not in set(dd.index.get_level_values("variant")) or not variants:
+            continue
+        cols = [m for m in metrics if m in set(dd.index.get_level_values("metric"))]
+        ref = dd.xs("", level="variant")
+        lines += [f"**{dataset}**: change against the reference of the same seed", "",
+                  "| variant | seeds | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+        for variant in variants:
+            var = dd.xs(variant, level="variant")
+            cells, paired = [], 0
+            for c in cols:
+                a = var.xs(c, level="metric") if c in set(var.index.get_level_values("metric")) else var.iloc[:0]
+                r = ref.xs(c, level="metric") if c in set(ref.index.get_level_values("metric")) else ref.iloc[:0]
+                seeds = a.index.intersection(r[r != 0].index)
+                if not len(seeds):
+                    cells.append("–")
+                    continue
+                rel = (a[seeds] - r[seeds]) / r[seeds]
+                paired = max(paired, len(seeds))
+                spread = f" ± {rel.std():.1%}" if len(rel) > 1 else ""
+                cells.append(f"{rel.mean():+.1%}{spread} ({int((rel > 0).sum())}/{len(rel)} up)")
+            lines.append(f"| {variant} | {paired} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _save(fig, out: Path, stem: str) -> None:
     for ext in ("png", "svg"):
         fig.savefig(out / f"{stem}.{ext}", dpi=110)
@@ -225,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
         (args.out / "table.md").write_text(text + "\n")
         gcfa = s[s["model"] == REFERENCE_MODEL]
         if gcfa["variant"].nunique() > 1:
-            (args.out / "ablation.md").write_text(ablation_markdown(gcfa, args.metrics) + "\n")
+            paired = ablation_paired_markdown(df[df["model"] == REFERENCE_MODEL], args.metrics)
+            (args.out / "ablation.md").write_text(ablation_markdown(gcfa, args.metrics) + "\n" + paired + "\n")
         plots(s, _history(args.dirs), args.out, args.bar_metric)
 
 

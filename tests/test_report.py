@@ -75,3 +75,24 @@ def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
     ablation = (out / "ablation.md").read_text().splitlines()
     assert ablation[4] == "| reference | 2 | 0.1100 ± 0.0141 |"
     assert "| attention=False | 1 | 0.0550 (-50.0%) |" in ablation
+
+
+def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
+    runs = tmp_path / "runs"
+    # reference 0.10 / 0.12 / 0.20 on seeds 0, 1, 2; mean aggregator +10 % and -20 % on seeds 0 and 1
+    # (its seed 2 is missing); no attention lower in both of its seeds, one of them without a reference.
+    variants = [("ref", "pooling", "true", 0, 0.10), ("ref", "pooling", "true", 1, 0.12),
+                ("ref", "pooling", "true", 2, 0.20), ("mean", "mean", "true", 0, 0.11),
+                ("mean", "mean", "true", 1, 0.096), ("noatt", "pooling", "false", 1, 0.06),
+                ("noatt", "pooling", "false", 5, 0.05)]
+    for name, agg, att, seed, value in variants:
+        fake_run(runs, f"{name}{seed}", "gcfa", seed, value, [5])
+        hydra = runs / f"{name}{seed}" / ".hydra"
+        hydra.mkdir()
+        (hydra / "config.yaml").write_text(f"model:\n  name: gcfa\n  aggregator: {agg}\n  attention: {att}\n")
+    out = tmp_path / "out"
+    r = run_module("gcfa_dgl.report", str(runs), "--metrics", "full/ndcg@20", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    ablation = (out / "ablation.md").read_text()
+    assert "| aggregator=mean | 2 | -5.0% ± 21.2% (1/2 up) |" in ablation
+    assert "| attention=False | 1 | -50.0% (0/1 up) |" in ablation
