@@ -155,8 +155,8 @@ def ablation_markdown(s: pd.DataFrame, metrics: list[str]) -> str:
 
 def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
     """Each variant against the reference run of the same seed: the mean ± std of the relative
-    change over the paired seeds and how many of them went up. Pairing removes the part of the
-    seed-to-seed spread that the variant and the reference share (same split draw, same init)."""
+    change over the paired seeds and how many of them went up. Runs of one seed share their
+    random draws as far as the variant allows, so pairing them removes part of the seed spread."""
     v = df[df["metric"].isin(metrics)].groupby(["dataset", "variant", "seed", "metric"])["value"].mean()
     lines = []
     for dataset, dd in v.groupby(level="dataset"):
