@@ -56,15 +56,19 @@ def test_no_runs_is_a_clear_error(tmp_path):
     assert r.returncode != 0 and "no metrics.json" in r.stderr
 
 
-def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
-    runs = tmp_path / "runs"
-    variants = [("full", "pooling", "true", 0.10), ("full", "pooling", "true", 0.12),
-                ("mean", "mean", "true", 0.09), ("noatt", "pooling", "false", 0.055)]
-    for i, (name, agg, att, value) in enumerate(variants):
-        fake_run(runs, f"{name}{i}", "gcfa", i, value, [5])
-        hydra = runs / f"{name}{i}" / ".hydra"
+def ablation_runs(root, variants):
+    """GCFA runs from (name, aggregator, attention, seed, value), each with its Hydra config."""
+    for name, agg, att, seed, value in variants:
+        fake_run(root, f"{name}{seed}", "gcfa", seed, value, [5])
+        hydra = root / f"{name}{seed}" / ".hydra"
         hydra.mkdir()
         (hydra / "config.yaml").write_text(f"model:\n  name: gcfa\n  aggregator: {agg}\n  attention: {att}\n")
+
+
+def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
+    runs = tmp_path / "runs"
+    ablation_runs(runs, [("full", "pooling", "true", 0, 0.10), ("full", "pooling", "true", 1, 0.12),
+                         ("mean", "mean", "true", 2, 0.09), ("noatt", "pooling", "false", 3, 0.055)])
     out = tmp_path / "out"
     r = run_module("gcfa_dgl.report", str(runs), "--metrics", "full/ndcg@20", "--out", str(out))
     assert r.returncode == 0, r.stderr
@@ -80,16 +84,11 @@ def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
 def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
     runs = tmp_path / "runs"
     # reference 0.10 / 0.12 / 0.20 on seeds 0, 1, 2; mean aggregator +10 % and -20 % on seeds 0 and 1
-    # (its seed 2 is missing); no attention lower in both of its seeds, one of them without a reference.
-    variants = [("ref", "pooling", "true", 0, 0.10), ("ref", "pooling", "true", 1, 0.12),
-                ("ref", "pooling", "true", 2, 0.20), ("mean", "mean", "true", 0, 0.11),
-                ("mean", "mean", "true", 1, 0.096), ("noatt", "pooling", "false", 1, 0.06),
-                ("noatt", "pooling", "false", 5, 0.05)]
-    for name, agg, att, seed, value in variants:
-        fake_run(runs, f"{name}{seed}", "gcfa", seed, value, [5])
-        hydra = runs / f"{name}{seed}" / ".hydra"
-        hydra.mkdir()
-        (hydra / "config.yaml").write_text(f"model:\n  name: gcfa\n  aggregator: {agg}\n  attention: {att}\n")
+    # (its seed 2 is missing); no attention -50 % on seed 1, and its seed 5 has no reference to pair with.
+    ablation_runs(runs, [("ref", "pooling", "true", 0, 0.10), ("ref", "pooling", "true", 1, 0.12),
+                         ("ref", "pooling", "true", 2, 0.20), ("mean", "mean", "true", 0, 0.11),
+                         ("mean", "mean", "true", 1, 0.096), ("noatt", "pooling", "false", 1, 0.06),
+                         ("noatt", "pooling", "false", 5, 0.05)])
     out = tmp_path / "out"
     r = run_module("gcfa_dgl.report", str(runs), "--metrics", "full/ndcg@20", "--out", str(out))
     assert r.returncode == 0, r.stderr
