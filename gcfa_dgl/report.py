@@ -157,23 +157,24 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
     """Each variant against the reference run of the same seed: the mean ± std of the relative
     change over the paired seeds and how many of them went up. Runs of one seed share their
     random draws as far as the variant allows, so pairing them removes part of the seed spread."""
-    v = df[df["metric"].isin(metrics)].groupby(["dataset", "variant", "seed", "metric"])["value"].mean()
+    # one row per (dataset, variant, seed), one column per metric; several runs of a seed are averaged
+    wide = df[df["metric"].isin(metrics)].pivot_table(index=["dataset", "variant", "seed"], columns="metric",
+                                                      values="value", aggfunc="mean")
     lines = []
-    for dataset, dd in v.groupby(level="dataset"):
+    for dataset, dd in wide.groupby(level="dataset"):
         dd = dd.droplevel("dataset")
-        variants = sorted(set(dd.index.get_level_values("variant")) - {""})
-        if "" not in set(dd.index.get_level_values("variant")) or not variants:
+        names = set(dd.index.get_level_values("variant"))
+        if "" not in names or len(names) < 2:
             continue
-        cols = [m for m in metrics if m in set(dd.index.get_level_values("metric"))]
+        cols = [m for m in metrics if m in dd.columns]
         ref = dd.xs("", level="variant")
         lines += [f"**{dataset}**: change against the reference of the same seed", "",
                   "| variant | seeds | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
-        for variant in variants:
+        for variant in sorted(names - {""}):
             var = dd.xs(variant, level="variant")
             cells, paired = [], 0
             for c in cols:
-                a = var.xs(c, level="metric") if c in set(var.index.get_level_values("metric")) else var.iloc[:0]
-                r = ref.xs(c, level="metric") if c in set(ref.index.get_level_values("metric")) else ref.iloc[:0]
+                a, r = var[c].dropna(), ref[c].dropna()
                 seeds = a.index.intersection(r[r != 0].index)
                 if not len(seeds):
                     cells.append("–")
