@@ -2,13 +2,16 @@
 
     python -m gcfa_dgl.bench.optimisations [--repeats 5] [--batch 4096] [--similarity-sizes N ...]
                                            [--max-batches 40] [--data overrides ...] [--json f]
+                                           [--cases lightgcn gcmc gcfa workers evaluation similarity]
 
 Every case runs the old code path (kept here, or reachable by a switch) and the current one on the
 same inputs, interleaved, median of `--repeats`; the ratio before / after is the figure of merit.
 - LightGCN step: propagation through `torch.sparse.mm`'s autograd (which transposes Ã on every
   backward) against `SymmetricSpMM` (the backward reuses Ã), forward + backward of a batch;
 - GCFA step: the history attention with per-edge concatenations (the paper's formula as
-  written) against first layers split and applied per node and per rating level; and the
+  written) against first layers split and applied per node and per rating level; g's last
+  linear layer applied per edge against folded into the attention and applied after the
+  weighted sum; and the
   propagation's opinion term gathered per edge against each node's share of every rating level;
 - full-ranking evaluation: sorting every row (now only with `eval.full_auc`) against top-k; and
   the chunk plan (users, masked positions, positives) rebuilt on every call against built once;
@@ -20,7 +23,9 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
   `torch.use_deterministic_algorithms` off against on;
 - sampling in a DataLoader worker: GCFA batches through the entry point with
   `sampler.num_workers` 0 against 1 (child processes, `--max-batches` batches each).
-ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size.
+ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size. `--cases gcfa ...` measures
+only those cases and keeps the other rows of the existing `--json` file; each row records the
+torch threads it ran with.
 """
 
 from __future__ import annotations
@@ -55,6 +60,34 @@ def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=N
         x = self.g(torch.cat([e_s, opinions[levels]], dim=1) if self.opinion else e_s)
         if self.attention:
             beta = edge_softmax(sub, self.att(torch.cat([x, h_dst[dst]], dim=1)))
+        else:
+            beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[dst].unsqueeze(1)
+        sub.edata["m"] = x * beta
+        sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
+        return torch.relu(self.out(sub.dstdata["h"]))
+
+
+def per_edge_last_layer(self, block, etype, h_src, h_dst, levels=None, opinions=None):
+    """OpinionAttention with split first layers but g's last layer applied per edge (the "before")."""
+    import dgl.function as fn
+    from dgl.nn.functional import edge_softmax
+
+    sub = block[etype]
+    if sub.num_edges() == 0:
+        return torch.relu(self.out(torch.zeros_like(h_dst)))
+    d = h_src.shape[1]
+    src, dst = sub.edges()
+    first = self.g[0]
+    if self.opinion:
+        w = first.weight
+        pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
+    else:
+        pre = first(h_src)[src]
+    x = self.g[1:](pre)
+    with sub.local_scope():
+        if self.attention:
+            a = self.att[0]
+            beta = edge_softmax(sub, self.att[1:](x @ a.weight[:, :d].T + (h_dst @ a.weight[:, d:].T + a.bias)[dst]))
         else:
             beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[dst].unsqueeze(1)
         sub.edata["m"] = x * beta
@@ -183,6 +216,7 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
     step = _step(model, b)
     before = swapped(layers.OpinionAttention, "forward", per_edge_attention, step)
     gathered = swapped(layers.Propagation, "forward", per_edge_propagation, step)
+    per_edge_w2 = swapped(layers.OpinionAttention, "forward", per_edge_last_layer, step)
 
     def nondeterministic() -> None:
         torch.use_deterministic_algorithms(False)
@@ -191,10 +225,12 @@ def gcfa_case(repeats: int, batch: int) -> list[dict]:
         finally:
             torch.use_deterministic_algorithms(True)
 
-    t = interleaved_medians({"before": before, "after": step, "free": nondeterministic, "gathered": gathered},
-                            repeats)
+    t = interleaved_medians({"before": before, "after": step, "free": nondeterministic, "gathered": gathered,
+                             "per_edge_w2": per_edge_w2}, repeats)
     note = f"{label}, batch {batch}, forward + backward"
     return [pair("GCFA training step", "per-edge concatenations", "split first layers", t, note),
+            pair("GCFA training step", "g's last layer per edge", "folded into the attention, applied per node",
+                 {"before": t["per_edge_w2"], "after": t["after"]}, note + "; history attention"),
             pair("GCFA training step", "per-edge opinion gather", "rating-level shares",
                  {"before": t["gathered"], "after": t["after"]}, note + "; propagation layers"),
             pair("GCFA training step", "deterministic kernels off", "deterministic kernels on",
@@ -267,12 +303,30 @@ def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
                 f"{label}, batch {batch}, {max_batches} batches through the entry point")
 
 
-def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40) -> dict:
-    rows = [lightgcn_case(repeats, batch), gcmc_case(repeats, batch)]
-    rows += gcfa_case(repeats, batch)
-    rows.append(workers_case(repeats, batch, max_batches))
-    rows += evaluation_case(repeats)
-    rows += similarity_case(repeats, similarity_sizes)
+# Each case and the `change` of its rows, in the order of the table.
+CASES = {"lightgcn": "LightGCN training step", "gcmc": "GC-MC training step", "gcfa": "GCFA training step",
+         "workers": "GCFA training batches", "evaluation": "full-ranking evaluation",
+         "similarity": "similarity edges"}
+
+
+def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40,
+        cases: list[str] | None = None, earlier: dict | None = None) -> dict:
+    """Measure `cases` (all by default); rows of the other cases are kept from `earlier`."""
+    run_case = {
+        "lightgcn": lambda: [lightgcn_case(repeats, batch)],
+        "gcmc": lambda: [gcmc_case(repeats, batch)],
+        "gcfa": lambda: gcfa_case(repeats, batch),
+        "workers": lambda: [workers_case(repeats, batch, max_batches)],
+        "evaluation": lambda: evaluation_case(repeats),
+        "similarity": lambda: similarity_case(repeats, similarity_sizes),
+    }
+    kept = (earlier or {}).get("cases", [])
+    rows = []
+    for name, change in CASES.items():
+        if cases is None or name in cases:
+            rows += [{**r, "threads": torch.get_num_threads()} for r in run_case[name]()]
+        else:
+            rows += [r for r in kept if r["change"] == change]
     return {"threads": torch.get_num_threads(), "cores": usable_cores(), "repeats": repeats, "cases": rows}
 
 
@@ -284,9 +338,16 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-batches", type=int, default=40)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--data", nargs="+", default=None, help="dataset overrides in place of ML-1M")
+    p.add_argument("--cases", nargs="+", default=None, choices=list(CASES),
+                   help="measure only these; the other rows are kept from the existing --json file")
     a = p.parse_args(argv)
     DATA[:] = a.data or []
-    res = run(a.repeats, a.batch, a.similarity_sizes, a.max_batches)
+    earlier = None
+    if a.cases and a.json and a.json.exists():
+        import json
+
+        earlier = json.loads(a.json.read_text())
+    res = run(a.repeats, a.batch, a.similarity_sizes, a.max_batches, a.cases, earlier)
     print("| change | before | after | before (s) | after (s) | ratio |\n|---|---|---|---:|---:|---:|")
     for c in res["cases"]:
         print(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "

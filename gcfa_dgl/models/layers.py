@@ -45,6 +45,8 @@ class OpinionAttention(nn.Module):
     The first layers of g and of the attention are linear in a concatenation, so they are split
     by blocks and applied before the gather: W [e_s ⊕ e_r] = (W_s e)[src] + (W_r E_r)[level], per
     source node and per rating level instead of per edge (same parameters, about half the work).
+    g's last layer W2 is linear too: it is folded into the attention's first layer and applied
+    after the weighted sum, per destination node instead of per edge.
     """
 
     def __init__(self, dim: int, attention: bool = True, opinion: bool = True, dropout: float = 0.0):
@@ -69,18 +71,23 @@ class OpinionAttention(nn.Module):
             pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
         else:
             pre = first(h_src)[src]
-        x = self.g[1:](pre)
+        r = self.g[1:-1](pre)  # x = W2 r + b2, with W2 applied below to far fewer rows
+        last = self.g[-1]
         with sub.local_scope():
             if self.attention:
+                # logit input W_ax x + W_ad e_dst + b_a = (W_ax W2) r + (W_ad e_dst + b_a + W_ax b2)[dst]
                 a = self.att[0]
-                logit = self.att[1:](x @ a.weight[:, :d].T + (h_dst @ a.weight[:, d:].T + a.bias)[dst])
-                beta = edge_softmax(sub, logit)
+                a_x = a.weight[:, :d]
+                per_dst = h_dst @ a.weight[:, d:].T + a.bias + last.bias @ a_x.T
+                beta = edge_softmax(sub, self.att[1:](r @ (a_x @ last.weight).T + per_dst[dst]))
             else:
-                deg = sub.in_degrees().clamp(min=1).to(x.dtype)
+                deg = sub.in_degrees().clamp(min=1).to(r.dtype)
                 beta = (1.0 / deg)[dst].unsqueeze(1)
-            sub.edata["m"] = x * beta
+            sub.edata["m"] = r * beta
             sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
-            return torch.relu(self.out(sub.dstdata["h"]))
+            # Σ β x = W2 Σ β r + b2 Σ β, and Σ β is 1 wherever a node has history
+            has = (sub.in_degrees() > 0).to(r.dtype).unsqueeze(1)
+            return torch.relu(self.out(sub.dstdata["h"] @ last.weight.T + has * last.bias))
 
 
 class NeighbourAggregator(nn.Module):
