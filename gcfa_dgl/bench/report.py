@@ -116,7 +116,8 @@ def _train(t: dict | None) -> list[str]:
     how = "one full epoch" if not t.get("max_batches") else f"{t['max_batches']} batches scaled to an epoch"
     out += [f"`python -m gcfa_dgl.bench.train`: {t['dataset']}, {t['train_edges']:,} training pairs, batch "
             f"{t['batch']} for every model ({t['batches_per_epoch']} batches), each model with its Table 1 sampler, "
-            f"{how}, median of {t['repeats']}; peak RSS of the whole training process (maximum).", "",
+            f"{how}, median of {t['repeats']}, {t.get('cores', '?')} core(s); peak RSS of the whole training process "
+            "(maximum).", "",
             "| model | s / epoch | training pairs / s | peak RSS |", "|---|---:|---:|---:|"]
     for m, r in t["models"].items():
         out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
@@ -189,8 +190,9 @@ def _optimisations(o: dict | None) -> list[str]:
             "| change | before | after | before (s) | after (s) | before / after | on |",
             "|---|---|---|---:|---:|---:|---|"]
     for c in o["cases"]:
+        threads = f"; {c['threads']} thread(s)" if "threads" in c and c["threads"] != o["threads"] else ""
         out.append(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "
-                   f"{c['after_seconds']:.3f} | ×{c['speedup']:.2f} | {c['note']} |")
+                   f"{c['after_seconds']:.3f} | ×{c['speedup']:.2f} | {c['note']}{threads} |")
     return [*out, ""]
 
 
@@ -209,11 +211,12 @@ def _ddp(d: dict | None) -> list[str]:
 def render(bench: Path, img: Path) -> str:
     names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp")
     data = {n: _load(bench, n) for n in names}
-    cores = next((d["cores"] for d in data.values() if d and "cores" in d), None)
+    cores = sorted({d["cores"] for d in data.values() if d and "cores" in d})
+    where = (f"{cores[0]} core(s) available to each benchmark process" if len(cores) == 1 else
+             f"{' or '.join(map(str, cores))} cores available to a benchmark process (each JSON file records its own)")
     plot = _scaling_plot(data["prep"], data["epoch"], img, data["prep_capped"])
     lines = [BEGIN, "", f"Written by `make bench-report` at commit `{_commit()}` from the JSON files of `make bench`; "
-             f"{cores} core(s) available to each benchmark process. Absolute times depend on the machine; "
-             "the ratios and exponents are the figures of merit.", ""]
+             f"{where}. Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
     lines += _prep(data["prep"])
     lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
     lines += _sampler(data["sampler"]) + _train(data["train"])
