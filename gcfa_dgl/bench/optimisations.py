@@ -77,13 +77,7 @@ def per_edge_last_layer(self, block, etype, h_src, h_dst, levels=None, opinions=
         return torch.relu(self.out(torch.zeros_like(h_dst)))
     d = h_src.shape[1]
     src, dst = sub.edges()
-    first = self.g[0]
-    if self.opinion:
-        w = first.weight
-        pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
-    else:
-        pre = first(h_src)[src]
-    x = self.g[1:](pre)
+    x = self.g[-1](self.hidden(h_src, src, levels, opinions))
     with sub.local_scope():
         if self.attention:
             a = self.att[0]

@@ -57,6 +57,18 @@ class OpinionAttention(nn.Module):
             self.att = mlp([2 * dim, dim, 1])
         self.out = nn.Linear(dim, dim)
 
+    def hidden(self, h_src: torch.Tensor, src: torch.Tensor, levels: torch.Tensor | None,
+               opinions: torch.Tensor | None) -> torch.Tensor:
+        """g's hidden layer per edge, r = dropout(relu(W [e_s ⊕ e_r] + b)), so that x = W2 r + b2."""
+        d = h_src.shape[1]
+        first = self.g[0]
+        if self.opinion:
+            w = first.weight
+            pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
+        else:
+            pre = first(h_src)[src]
+        return self.g[1:-1](pre)
+
     def forward(self, block: dgl.DGLGraph, etype, h_src: torch.Tensor, h_dst: torch.Tensor,
                 levels: torch.Tensor | None = None, opinions: torch.Tensor | None = None) -> torch.Tensor:
         """`levels`: the rating level of each edge; `opinions`: the opinion embedding table."""
@@ -65,13 +77,7 @@ class OpinionAttention(nn.Module):
             return torch.relu(self.out(torch.zeros_like(h_dst)))
         d = h_src.shape[1]
         src, dst = sub.edges()
-        first = self.g[0]
-        if self.opinion:
-            w = first.weight
-            pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
-        else:
-            pre = first(h_src)[src]
-        r = self.g[1:-1](pre)  # x = W2 r + b2, with W2 applied below to far fewer rows
+        r = self.hidden(h_src, src, levels, opinions)  # x = W2 r + b2, W2 applied below to far fewer rows
         last = self.g[-1]
         with sub.local_scope():
             if self.attention:
