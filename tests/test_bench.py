@@ -135,3 +135,23 @@ def test_peak_rss_helpers_see_an_allocation(tmp_path):
     r = common.run_child([sys.executable, "-c", "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"])
     assert r["peak_rss_gb"] > 0.28 and r["stdout"].strip()
     assert common.loglog_slope([1, 10, 100], [3, 30, 300]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("attention, opinion", [(True, True), (True, False), (False, True)])
+def test_old_attention_paths_compute_what_the_layer_computes(attention, opinion):
+    """The optimisation table's "before" paths of the history attention time the same function."""
+    import dgl
+    import torch
+
+    from gcfa_dgl.bench.optimisations import per_edge_attention, per_edge_last_layer
+    from gcfa_dgl.models.layers import OpinionAttention
+
+    torch.manual_seed(0)
+    src, dst = torch.randint(0, 30, (200,)), torch.randint(0, 25, (200,))  # some users without history
+    block = dgl.create_block({("video", "rated_by", "user"): (src, dst)},
+                             num_src_nodes={"video": 30, "user": 25}, num_dst_nodes={"video": 0, "user": 25})
+    args = (block, "rated_by", torch.randn(30, 8), torch.randn(25, 8), torch.randint(0, 5, (200,)), torch.randn(5, 8))
+    layer = OpinionAttention(8, attention=attention, opinion=opinion).eval()
+    want = layer(*args)
+    for old in (per_edge_attention, per_edge_last_layer):
+        assert torch.allclose(old(layer, *args), want, atol=1e-5), old.__name__

@@ -31,6 +31,7 @@ torch threads it ran with.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,47 +47,47 @@ def pair(name: str, before: str, after: str, t: dict[str, float], note: str = ""
             "after_seconds": round(t["after"], 6), "speedup": round(t["before"] / t["after"], 3), "note": note}
 
 
-def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=None):
-    """OpinionAttention as first written: the concatenations built per edge (the "before")."""
+def _history_sum(self, sub, x, first_att: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """relu(out(Σ β x)) of an old OpinionAttention path, from per-edge x: β = softmax(att[1:] of
+    `first_att()`, the attention's first layer per edge) with attention, else the mean."""
     import dgl.function as fn
     from dgl.nn.functional import edge_softmax
 
-    sub = block[etype]
-    if sub.num_edges() == 0:
-        return torch.relu(self.out(torch.zeros_like(h_dst)))
     with sub.local_scope():
-        src, dst = sub.edges()
-        e_s = h_src[src]
-        x = self.g(torch.cat([e_s, opinions[levels]], dim=1) if self.opinion else e_s)
         if self.attention:
-            beta = edge_softmax(sub, self.att(torch.cat([x, h_dst[dst]], dim=1)))
+            beta = edge_softmax(sub, self.att[1:](first_att()))
         else:
-            beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[dst].unsqueeze(1)
+            beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[sub.edges()[1]].unsqueeze(1)
         sub.edata["m"] = x * beta
         sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
         return torch.relu(self.out(sub.dstdata["h"]))
 
 
+def per_edge_attention(self, block, etype, h_src, h_dst, levels=None, opinions=None):
+    """OpinionAttention as first written: the concatenations built per edge (the "before")."""
+    sub = block[etype]
+    if sub.num_edges() == 0:
+        return torch.relu(self.out(torch.zeros_like(h_dst)))
+    src, dst = sub.edges()
+    e_s = h_src[src]
+    x = self.g(torch.cat([e_s, opinions[levels]], dim=1) if self.opinion else e_s)
+    return _history_sum(self, sub, x, lambda: self.att[0](torch.cat([x, h_dst[dst]], dim=1)))
+
+
 def per_edge_last_layer(self, block, etype, h_src, h_dst, levels=None, opinions=None):
     """OpinionAttention with split first layers but g's last layer applied per edge (the "before")."""
-    import dgl.function as fn
-    from dgl.nn.functional import edge_softmax
-
     sub = block[etype]
     if sub.num_edges() == 0:
         return torch.relu(self.out(torch.zeros_like(h_dst)))
     d = h_src.shape[1]
     src, dst = sub.edges()
     x = self.g[-1](self.hidden(h_src, src, levels, opinions))
-    with sub.local_scope():
-        if self.attention:
-            a = self.att[0]
-            beta = edge_softmax(sub, self.att[1:](x @ a.weight[:, :d].T + (h_dst @ a.weight[:, d:].T + a.bias)[dst]))
-        else:
-            beta = (1.0 / sub.in_degrees().clamp(min=1).to(x.dtype))[dst].unsqueeze(1)
-        sub.edata["m"] = x * beta
-        sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
-        return torch.relu(self.out(sub.dstdata["h"]))
+
+    def first_att() -> torch.Tensor:  # only called with attention, where self.att exists
+        a = self.att[0]
+        return x @ a.weight[:, :d].T + (h_dst @ a.weight[:, d:].T + a.bias)[dst]
+
+    return _history_sum(self, sub, x, first_att)
 
 
 def per_edge_propagation(self, block, h, opinion_emb):
@@ -336,11 +337,7 @@ def main(argv: list[str] | None = None) -> dict:
                    help="measure only these; the other rows are kept from the existing --json file")
     a = p.parse_args(argv)
     DATA[:] = a.data or []
-    earlier = None
-    if a.cases and a.json and a.json.exists():
-        import json
-
-        earlier = json.loads(a.json.read_text())
+    earlier = json.loads(a.json.read_text()) if a.cases and a.json and a.json.exists() else None
     res = run(a.repeats, a.batch, a.similarity_sizes, a.max_batches, a.cases, earlier)
     print("| change | before | after | before (s) | after (s) | ratio |\n|---|---|---|---:|---:|---:|")
     for c in res["cases"]:

@@ -79,6 +79,7 @@ class OpinionAttention(nn.Module):
         src, dst = sub.edges()
         r = self.hidden(h_src, src, levels, opinions)  # x = W2 r + b2, W2 applied below to far fewer rows
         last = self.g[-1]
+        deg = sub.in_degrees()
         with sub.local_scope():
             if self.attention:
                 # logit input W_ax x + W_ad e_dst + b_a = (W_ax W2) r + (W_ad e_dst + b_a + W_ax b2)[dst]
@@ -87,12 +88,11 @@ class OpinionAttention(nn.Module):
                 per_dst = h_dst @ a.weight[:, d:].T + a.bias + last.bias @ a_x.T
                 beta = edge_softmax(sub, self.att[1:](r @ (a_x @ last.weight).T + per_dst[dst]))
             else:
-                deg = sub.in_degrees().clamp(min=1).to(r.dtype)
-                beta = (1.0 / deg)[dst].unsqueeze(1)
+                beta = (1.0 / deg.clamp(min=1).to(r.dtype))[dst].unsqueeze(1)
             sub.edata["m"] = r * beta
             sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
             # Σ β x = W2 Σ β r + b2 Σ β, and Σ β is 1 wherever a node has history
-            has = (sub.in_degrees() > 0).to(r.dtype).unsqueeze(1)
+            has = (deg > 0).to(r.dtype).unsqueeze(1)
             return torch.relu(self.out(sub.dstdata["h"] @ last.weight.T + has * last.bias))
 
 
