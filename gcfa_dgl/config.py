@@ -48,7 +48,7 @@ class SamplerConfig:
     reject_positives: bool = True
     num_workers: int = 0
     persistent_workers: bool = True
-    # Sample on one thread so the same seed gives the same neighbourhoods (DGL's multi-threaded
+    # Sample on one DGL thread so the same seed gives the same neighbourhoods (DGL's multi-threaded
     # sampling is not reproducible); false trades that for speed when num_workers is 0.
     deterministic: bool = True
 
@@ -148,7 +148,7 @@ class TrainConfig:
     # Cap on batches per epoch (null: the whole epoch); for smoke runs.
     max_batches: int | None = None
     resume: bool = False
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: int = 0  # torch and DGL intra-op threads; 0: torch's default, shared by parallel runs
     tensorboard: bool = True
 
 

@@ -20,9 +20,12 @@ from typing import Any
 import dgl
 import torch
 from dgl.dataloading import BlockSampler
+from dgl.utils import get_num_threads as dgl_threads
+from dgl.utils import set_num_threads as set_dgl_threads
 
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 from data_prep.graph import RATED_BY, RATES
+from gcfa_dgl.seeding import claim_streams
 
 MODES = ("weighted", "topk", "uniform", "full")
 Fanout = int | Mapping[Any, int]
@@ -46,9 +49,11 @@ class ImportanceSampler(BlockSampler):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        # DGL's samplers split seeds over OpenMP threads with per-thread random streams, so the
-        # same seed gives different neighbourhoods run to run; one thread makes them reproducible.
+        # DGL's samplers hand seeds to their OpenMP threads, each with its own random stream, in an
+        # order that varies from run to run; on one thread (stream 0, gcfa_dgl.seeding) the same
+        # seed gives the same neighbourhoods.
         self.deterministic = deterministic
+        claim_streams(dgl_threads())
         if mode not in MODES:
             raise ValueError(f"sampler mode must be one of {MODES}, got {mode!r}")
         if not fanouts:
@@ -118,14 +123,14 @@ class ImportanceSampler(BlockSampler):
     def sample_blocks(self, g, seed_nodes, exclude_eids=None):
         if g is not self._graph:
             self._bind(g)
-        threads = torch.get_num_threads()
+        threads = dgl_threads()
         if not self.deterministic or threads == 1:
             return self._sample(g, seed_nodes, exclude_eids)
-        torch.set_num_threads(1)
+        set_dgl_threads(1)  # DGL's own OpenMP runtime: torch.set_num_threads does not reach it
         try:
             return self._sample(g, seed_nodes, exclude_eids)
         finally:
-            torch.set_num_threads(threads)
+            set_dgl_threads(threads)
 
     def _sample(self, g, seed_nodes, exclude_eids):
         output_nodes = seed_nodes

@@ -10,14 +10,11 @@ from __future__ import annotations
 import io
 import logging
 import math
-import random
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
-import dgl
-import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -33,6 +30,7 @@ from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.distributed import Dist, intra_op_threads
 from gcfa_dgl.evaluate import Evaluator
 from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader, restart_order
+from gcfa_dgl.seeding import seed_all, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +40,6 @@ class TrainingError(UserError):
 
 class Interrupted(Exception):
     pass
-
-
-def seed_all(seed: int) -> None:
-    """Seed every generator, and make torch pick its deterministic kernels: with more than one
-    thread, the backward of a gather (`z[index]`) otherwise accumulates with parallel atomic adds,
-    whose float rounding varies from run to run."""
-    torch.use_deterministic_algorithms(True)
-    # That mode also fills every new uninitialised tensor with NaN (a debugging aid costing about a
-    # tenth of a GCFA step); nothing here reads memory before writing it.
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (libraries draw from the global generator)
-    torch.manual_seed(seed)
-    dgl.seed(seed)
 
 
 def load_data(cfg: Any) -> ProcessedData:
@@ -100,8 +84,7 @@ def effective_fanouts(cfg: Any, model) -> list[Any]:
 def make_sampler(cfg: Any, data: ProcessedData, model, train: bool = True) -> ImportanceSampler:
     s = cfg.sampler
     mode = value(s.mode if train else s.eval_mode)
-    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha),
-                                deterministic=bool(s.deterministic))
+    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha))
     sampler.prepare(data.graph)
     return sampler
 
@@ -163,10 +146,8 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     `parallel_jobs`: runs sharing this machine's cores (a parallel sweep), to size torch threads.
     """
     validate(cfg)
-    threads = intra_op_threads(cfg.train.threads, parallel_jobs)
-    if threads:
-        torch.set_num_threads(threads)
-    log.info("torch intra-op threads: %d", torch.get_num_threads())
+    threads = set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
+    log.info("intra-op threads (torch and DGL): %d", threads)
     d = Dist.start(cfg.trainer)
     try:
         return _run(cfg, Path(d.broadcast(str(out_dir))), d)
