@@ -102,7 +102,8 @@ def _sampler(s: dict | None) -> list[str]:
     if not s:
         return [*out, "Not measured (no reports/bench/sampler.json).", ""]
     out += [f"`python -m gcfa_dgl.bench.sampler`: {s['graph']}, fanouts {s['fanouts']}, {s['batch']} seeds per "
-            "batch; seeds per second, median of 5, interleaved; the second DGL instance shows the noise floor.", "",
+            f"batch, {s.get('dgl_threads', s['threads'])} DGL thread(s); seeds per second, median of 5, interleaved; the "
+            "second DGL instance shows the noise floor.", "",
             "| sampler | seeds / s | ratio to DGL |", "|---|---:|---:|"]
     for k, v in s["seeds_per_second"].items():
         out.append(f"| {k} | {v:,} | ×{s['ratio_vs_dgl'][k]:.2f} |")
