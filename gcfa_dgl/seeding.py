@@ -8,7 +8,9 @@ index is handed out the first time it touches DGL's random engine, in whatever o
 arrive. `dgl.seed` on several threads is such a race: left alone, the main thread gets stream 0 in
 some processes and stream 1 in others, and the same seed samples different neighbourhoods.
 `claim_streams` hands the indices out in a fixed order instead (the main thread first, then one
-new OpenMP thread at a time), so a seed gives the same samples for a given thread count.
+new OpenMP thread at a time), so the main thread always draws from stream `seed + 0`; sampling on
+that thread alone (`ImportanceSampler(deterministic=True)`) then gives the same neighbourhoods
+for the same seed.
 """
 
 from __future__ import annotations

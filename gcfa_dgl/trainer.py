@@ -30,7 +30,7 @@ from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.distributed import Dist, intra_op_threads
 from gcfa_dgl.evaluate import Evaluator
 from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader, restart_order
-from gcfa_dgl.seeding import seed_all, set_threads
+from gcfa_dgl.seeding import dgl_threads, seed_all, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,8 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     `parallel_jobs`: runs sharing this machine's cores (a parallel sweep), to size torch threads.
     """
     validate(cfg)
-    threads = set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
-    log.info("intra-op threads (torch and DGL): %d", threads)
+    set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
+    log.info("intra-op threads: torch %d, DGL %d", torch.get_num_threads(), dgl_threads())
     d = Dist.start(cfg.trainer)
     try:
         return _run(cfg, Path(d.broadcast(str(out_dir))), d)

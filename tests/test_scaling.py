@@ -62,7 +62,7 @@ def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_
     assert len(done) == 2
     expected = max(1, usable_cores() // 2)
     for run in done:
-        assert f"torch intra-op threads: {expected}\n" in (run / "train.log").read_text()
+        assert f"intra-op threads: torch {expected}, DGL {expected}\n" in (run / "train.log").read_text()
 
 
 def test_submitit_local_launcher_runs_two_jobs(tiny_processed, tmp_path):
