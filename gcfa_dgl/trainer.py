@@ -84,7 +84,8 @@ def effective_fanouts(cfg: Any, model) -> list[Any]:
 def make_sampler(cfg: Any, data: ProcessedData, model, train: bool = True) -> ImportanceSampler:
     s = cfg.sampler
     mode = value(s.mode if train else s.eval_mode)
-    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha))
+    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha),
+                                deterministic=bool(s.deterministic))
     sampler.prepare(data.graph)
     return sampler
 

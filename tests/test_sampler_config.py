@@ -53,3 +53,16 @@ def test_bad_types_fail_at_composition():
         sampler_cfg("importance", "sampler.mode=sometimes")
     with pytest.raises(ConfigCompositionException, match="sampler.batch_size"):
         sampler_cfg("importance", "sampler.batch_size=many")
+
+
+@pytest.mark.parametrize("override, want", [([], True), (["sampler.deterministic=false"], False)])
+def test_the_trainer_builds_the_configured_sampler(tiny_processed, override, want):
+    """`sampler.deterministic` (and the mode) reach the sampler that training uses."""
+    from gcfa_dgl import trainer as T
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic",
+                                                       f"paths.processed_dir={tiny_processed}", *override])
+    data = T.load_data(cfg)
+    sampler = T.make_sampler(cfg, data, T.build_model(cfg, data))
+    assert (sampler.deterministic, sampler.mode) == (want, "weighted")
