@@ -49,8 +49,8 @@ class SamplerConfig:
     num_workers: int = 0
     persistent_workers: bool = True
     # Sample on one DGL thread so the same seed gives the same neighbourhoods (DGL's multi-threaded
-    # sampling is not reproducible); false lets DGL use every thread (sampling alone x1.7 faster on
-    # two cores, no measurable gain per GCFA epoch: docs/sampling.md).
+    # sampling is not reproducible); false lets DGL use every thread (on two cores: sampling alone
+    # x1.7 faster, a GCFA epoch on ML-1M about a tenth shorter; docs/benchmarks.md).
     deterministic: bool = True
 
 
