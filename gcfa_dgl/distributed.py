@@ -49,6 +49,51 @@ def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
     return max(1, usable_cores() // procs)
 
 
+def busy_cores(window: float = 0.1) -> float | None:
+    """How many of this process's cores other work kept busy over `window` seconds, from the
+    per-CPU counters of /proc/stat (Linux); None where they cannot be read."""
+    import time
+
+    cpus = {f"cpu{i}" for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+
+    def sample() -> tuple[int, int]:
+        total = idle = 0
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *fields = line.split()
+                if name in cpus:
+                    ticks = [int(x) for x in fields[:8]]  # user .. steal; guest time is inside user
+                    total += sum(ticks)
+                    idle += ticks[3] + ticks[4]  # idle, iowait
+        return total, idle
+
+    try:
+        t0, i0 = sample()
+        time.sleep(window)
+        t1, i1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if not cpus or t1 <= t0:
+        return None
+    return len(cpus) * (1.0 - (i1 - i0) / (t1 - t0))
+
+
+def contention_warning(threads: int, cores: int, busy: float | None) -> str | None:
+    """A warning when this run's threads plus the cores already busy exceed the machine.
+
+    Each process holds two OpenMP runtimes (torch's and DGL's) whose idle threads spin before they
+    sleep, so runs that together ask for more threads than there are cores slow each other far
+    more than their share: two GCFA runs at once on two cores, each with two threads, take about
+    five times as long per batch as one run alone (docs/benchmarks.md).
+    """
+    if busy is None or threads <= 1 or busy < 0.5 or threads + busy <= cores + 0.5:
+        return None
+    return (f"{busy:.1f} of this machine's {cores} cores were busy with other processes when this run started, "
+            f"and it uses {threads} threads: concurrent multi-threaded runs can slow each other several-fold. "
+            "Give each concurrent run fewer threads in total than cores (train.threads=1 on two cores), "
+            "or set OMP_WAIT_POLICY=PASSIVE.")
+
+
 @dataclass
 class Dist:
     """This process's place in the run: rank 0 of 1 unless trainer.ddp is on."""

@@ -35,7 +35,7 @@ MODELS = ["bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa"]
 
 
 def train_once(model: str, overrides: list[str], batch: int, max_batches: int | None, out: Path,
-               experiment: str = "table1_ml1m") -> dict:
+               experiment: str = "table1_ml1m", env: dict | None = None) -> dict:
     """One epoch in a child process: its batch-loop seconds and the child's peak RSS."""
     cmd = [sys.executable, "-m", "gcfa_dgl.train", f"experiment={experiment}", *overrides, f"model={model}",
            *TABLE1_SAMPLERS.get(model, []), f"sampler.batch_size={batch}", "train.epochs=1",
@@ -43,7 +43,7 @@ def train_once(model: str, overrides: list[str], batch: int, max_batches: int | 
            "train.tensorboard=false", f"hydra.run.dir={out}"]
     if max_batches:
         cmd.append(f"train.max_batches={max_batches}")
-    r = run_child(cmd)
+    r = run_child(cmd, env=env)
     seconds = json.loads((out / "timing.json").read_text())["epoch_seconds"][0]
     return {"seconds": seconds, "peak_rss_gb": r["peak_rss_gb"]}
 
