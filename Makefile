@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-report
+.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-concurrent bench-report
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -20,7 +20,7 @@ help:
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
 	@echo "make bench            every benchmark (about 1.5 h on 2 cores): JSON in reports/bench/, docs/benchmarks.md"
-	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, optimisations, ddp; bench-report rewrites the page"
+	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, optimisations, ddp, concurrent; bench-report rewrites the page"
 
 install: $(VENV)/.installed
 
@@ -74,7 +74,7 @@ lint: install
 
 # Preparation first: it prepares the datasets the other benchmarks read. Then the page.
 BENCH := reports/bench
-bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp
+bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-concurrent
 	$(MAKE) bench-report
 
 # Default settings up to 5M synthetic interactions (the exact-similarity regime is superlinear, see
@@ -105,6 +105,9 @@ bench-optimisations: install
 
 bench-ddp: install
 	$(PY) -m gcfa_dgl.bench.ddp --json $(BENCH)/ddp.json $(ARGS)
+
+bench-concurrent: install
+	$(PY) -m gcfa_dgl.bench.concurrent --json $(BENCH)/concurrent.json $(ARGS)
 
 bench-report: install
 	$(PY) -m gcfa_dgl.bench.report --bench $(BENCH)

@@ -155,3 +155,18 @@ def test_old_attention_paths_compute_what_the_layer_computes(attention, opinion)
     want = layer(*args)
     for old in (per_edge_attention, per_edge_last_layer):
         assert torch.allclose(old(layer, *args), want, atol=1e-5), old.__name__
+
+
+def test_report_renders_the_concurrent_runs_section(tmp_path):
+    """The two-runs-at-once table comes from concurrent.json, ratios as measured."""
+    bench = tmp_path / "json"
+    bench.mkdir()
+    rows = {"one run, default threads": {"runs": 1, "seconds_per_batch": 0.5, "pairs_per_second": 8192, "ratio": 1.0},
+            "two runs at once, default threads": {"runs": 2, "seconds_per_batch": 2.5, "pairs_per_second": 3277,
+                                                  "ratio": 0.4}}
+    (bench / "concurrent.json").write_text(json.dumps({"model": "gcfa", "dataset": "ML-1M", "batch": 4096,
+                                                       "max_batches": 30, "repeats": 3, "cores": 2, "settings": rows}))
+    text = report.render(bench, tmp_path / "img")
+    assert "## Two runs at once" in text
+    assert "| two runs at once, default threads | 2.500 | 3,277 | ×0.40 |" in text
+    assert "Not measured (no reports/bench/ddp.json)" in text

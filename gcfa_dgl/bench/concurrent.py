@@ -1,7 +1,7 @@
 """Two trainings at once on the same cores: what thread settings do to each other's speed.
 
     python -m gcfa_dgl.bench.concurrent [--model gcfa] [--batch 4096] [--max-batches 30]
-                                        [--repeats 3] [--json f] [overrides ...]
+                                        [--repeats 3] [--json f] [--data k=v ...] [overrides ...]
 
 Each setting starts GCFA's Table 1 run on ML-1M (the real entry point, `--max-batches` batches)
 in fresh child processes: one run alone with the default threads; two runs at once with the
@@ -47,8 +47,9 @@ def _runs(n: int, overrides: list[str], env: dict, model: str, batch: int, max_b
         return list(pool.map(one, range(n)))
 
 
-def run(model: str, batch: int, max_batches: int, repeats: int, overrides: list[str]) -> dict:
-    data, label = ml1m_overrides()
+def run(model: str, batch: int, max_batches: int, repeats: int, overrides: list[str],
+        data: list[str] | None = None) -> dict:
+    data, label = (data, "custom: " + " ".join(data)) if data else ml1m_overrides()
     seconds: dict[str, list[float]] = {k: [] for k in SETTINGS}
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-concurrent-") as tmp:
         for r in range(repeats):  # settings interleaved, so drift hits them alike
@@ -78,8 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-batches", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--data", nargs="+", default=None, help="dataset overrides in place of ML-1M")
     a, overrides = p.parse_known_args(argv)
-    res = run(a.model, a.batch, a.max_batches, a.repeats, overrides)
+    res = run(a.model, a.batch, a.max_batches, a.repeats, overrides, a.data)
     print(f"{a.model} on {res['dataset']}, batch {a.batch}, {a.max_batches} batches per run, "
           f"median of {a.repeats}, {res['cores']} cores")
     print("| setting | s / batch (each run) | pairs / s (all runs) | ratio |\n|---|---:|---:|---:|")

@@ -209,8 +209,22 @@ def _ddp(d: dict | None) -> list[str]:
     return [*out, ""]
 
 
+def _concurrent(c: dict | None) -> list[str]:
+    out = ["## Two runs at once", ""]
+    if not c:
+        return [*out, "Not measured (no reports/bench/concurrent.json).", ""]
+    out += [f"`python -m gcfa_dgl.bench.concurrent`: {c['model'].upper()} on {c['dataset']}, batch {c['batch']}, "
+            f"{c['max_batches']} batches per run through the entry point, runs started together, median of "
+            f"{c['repeats']}, {c['cores']} core(s).", "",
+            "| setting | s / batch, each run | training pairs / s, all runs | ratio to one run |", "|---|---:|---:|---:|"]
+    for name, r in c["settings"].items():
+        out.append(f"| {name} | {r['seconds_per_batch']:.3f} | {r['pairs_per_second']:,} | ×{r['ratio']:.2f} |")
+    return [*out, ""]
+
+
 def render(bench: Path, img: Path) -> str:
-    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp")
+    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp",
+             "concurrent")
     data = {n: _load(bench, n) for n in names}
     cores = sorted({d["cores"] for d in data.values() if d and "cores" in d})
     where = (f"{cores[0]} core(s) available to each benchmark process" if len(cores) == 1 else
@@ -222,7 +236,7 @@ def render(bench: Path, img: Path) -> str:
     lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
     lines += _sampler(data["sampler"]) + _train(data["train"])
     lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"])
-    lines += _optimisations(data["optimisations"]) + _ddp(data["ddp"])
+    lines += _optimisations(data["optimisations"]) + _ddp(data["ddp"]) + _concurrent(data["concurrent"])
     return "\n".join([*lines, END])
 
 
