@@ -51,10 +51,13 @@ def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
 
 def busy_cores(window: float = 0.1) -> float | None:
     """How many of this process's cores other work kept busy over `window` seconds, from the
-    per-CPU counters of /proc/stat (Linux); None where they cannot be read."""
+    per-CPU counters of /proc/stat (Linux); None where they cannot be read. In a container whose
+    CPUs are shared with other tenants their work counts too, and a cgroup CPU quota is not seen."""
     import time
 
     cpus = {f"cpu{i}" for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+    if not cpus:
+        return None
 
     def sample() -> tuple[int, int]:
         total = idle = 0
@@ -73,7 +76,7 @@ def busy_cores(window: float = 0.1) -> float | None:
         t1, i1 = sample()
     except (OSError, ValueError, IndexError):
         return None
-    if not cpus or t1 <= t0:
+    if t1 <= t0:
         return None
     return len(cpus) * (1.0 - (i1 - i0) / (t1 - t0))
 
@@ -84,14 +87,26 @@ def contention_warning(threads: int, cores: int, busy: float | None) -> str | No
     Each process holds two OpenMP runtimes (torch's and DGL's) whose idle threads spin before they
     sleep, so runs that together ask for more threads than there are cores slow each other far
     more than their share: two GCFA runs at once on two cores, each with two threads, take about
-    five times as long per batch as one run alone (docs/benchmarks.md).
+    six times as long per batch as one run alone (docs/benchmarks.md). Idle threads that sleep at
+    once (OMP_WAIT_POLICY=PASSIVE) do not spin, so then there is nothing to warn about.
     """
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        return None
     if busy is None or threads <= 1 or busy < 0.5 or threads + busy <= cores + 0.5:
         return None
     return (f"{busy:.1f} of this machine's {cores} cores were busy with other processes when this run started, "
             f"and it uses {threads} threads: concurrent multi-threaded runs can slow each other several-fold. "
-            "Give each concurrent run fewer threads in total than cores (train.threads=1 on two cores), "
-            "or set OMP_WAIT_POLICY=PASSIVE.")
+            "Give concurrent runs no more threads in total than cores (train.threads=1 each for two runs on "
+            "two cores), or set OMP_WAIT_POLICY=PASSIVE.")
+
+
+def startup_contention(threads: int, parallel_jobs: int = 1) -> str | None:
+    """The contention warning for a run starting now, or None. Parallel sweep jobs and torchrun
+    ranks size their threads to share the cores, so they are not checked (each would see the
+    others busy)."""
+    if parallel_jobs > 1 or launched_by_torchrun():
+        return None
+    return contention_warning(threads, usable_cores(), busy_cores())
 
 
 @dataclass

@@ -27,13 +27,7 @@ from data_prep.store import atomic_write, atomic_write_json
 from gcfa_dgl import checkpoint
 from gcfa_dgl.config import validate, validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
-from gcfa_dgl.distributed import (
-    Dist,
-    busy_cores,
-    contention_warning,
-    intra_op_threads,
-    usable_cores,
-)
+from gcfa_dgl.distributed import Dist, intra_op_threads, startup_contention
 from gcfa_dgl.evaluate import Evaluator
 from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader, restart_order
 from gcfa_dgl.seeding import dgl_threads, seed_all, set_threads
@@ -155,10 +149,9 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     validate(cfg)
     set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
     log.info("intra-op threads: torch %d, DGL %d", torch.get_num_threads(), dgl_threads())
-    if parallel_jobs == 1 and not cfg.trainer.ddp:  # sweeps and ranks size their threads already
-        warning = contention_warning(torch.get_num_threads(), usable_cores(), busy_cores())
-        if warning:
-            log.warning(warning)
+    warning = startup_contention(torch.get_num_threads(), parallel_jobs)
+    if warning:
+        log.warning(warning)
     d = Dist.start(cfg.trainer)
     try:
         return _run(cfg, Path(d.broadcast(str(out_dir))), d)
