@@ -49,7 +49,7 @@ def intra_op_threads(requested: int, parallel_jobs: int = 1) -> int | None:
     return max(1, usable_cores() // procs)
 
 
-def busy_cores(window: float = 0.1) -> float | None:
+def busy_cores(window: float = 0.05) -> float | None:
     """How many of this process's cores other work kept busy over `window` seconds, from the
     per-CPU counters of /proc/stat (Linux); None where they cannot be read. In a container whose
     CPUs are shared with other tenants their work counts too, and a cgroup CPU quota is not seen."""

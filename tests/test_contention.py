@@ -32,7 +32,7 @@ def test_startup_check_skips_sweep_jobs_and_torchrun_ranks(monkeypatch):
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.setattr(D, "busy_cores", lambda window=0.1: 2.0)
+    monkeypatch.setattr(D, "busy_cores", lambda window=0.05: 2.0)
     monkeypatch.setattr(D, "usable_cores", lambda: 2)
     assert D.startup_contention(threads=2) is not None
     assert D.startup_contention(threads=2, parallel_jobs=2) is None
