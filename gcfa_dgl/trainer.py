@@ -147,9 +147,9 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     `parallel_jobs`: runs sharing this machine's cores (a parallel sweep), to size torch threads.
     """
     validate(cfg)
-    set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
-    log.info("intra-op threads: torch %d, DGL %d", torch.get_num_threads(), dgl_threads())
-    warning = startup_contention(torch.get_num_threads(), parallel_jobs)
+    threads = set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
+    log.info("intra-op threads: torch %d, DGL %d", threads, dgl_threads())
+    warning = startup_contention(threads, parallel_jobs)
     if warning:
         log.warning(warning)
     d = Dist.start(cfg.trainer)
