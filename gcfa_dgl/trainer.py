@@ -174,7 +174,7 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     eval_sampler = make_sampler(cfg, data, model, train=False)
     protocols = list(cfg.eval.protocols)
     monitor = cfg.train.monitor
-    timing: dict[str, Any] = {"epoch_seconds": []}
+    timing: dict[str, Any] = {"epoch_seconds": [], "batch_work": []}
     state: dict[str, Any] = {"epoch": 0, "best": -math.inf, "best_epoch": 0, "bad": 0, "history": []}
     if model.trainable:
         state = _train(cfg, data, model, evaluator, eval_sampler, out_dir, state, timing, d)
@@ -234,6 +234,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
         opt.load_state_dict(ck["optimizer"])
         state = {k: ck[k] for k in ("epoch", "best", "best_epoch", "bad", "history")}
         timing["epoch_seconds"] = list(ck.get("epoch_seconds", []))
+        timing["batch_work"] = list(ck.get("batch_work", []))
         log.info("resuming %s after epoch %d", out_dir, state["epoch"])
     elif t_cfg.resume:
         log.warning("train.resume=true but %s does not exist: starting from scratch", last)
@@ -253,11 +254,15 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             model.train()
             t0 = time.perf_counter()
             total, count = 0.0, 0
+            steps, nodes, edges = 0, 0, 0  # what the batches touched: input nodes and sampled block edges
             bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="batch",
                        leave=False, dynamic_ncols=True, disable=not d.main)
             for i, (input_nodes, pair, neg, blocks) in enumerate(bar):
                 if stop.signal is not None:
                     break
+                steps += 1
+                nodes += sum(v.numel() for v in input_nodes.values())
+                edges += sum(b.num_edges() for b in blocks)
                 pos_s, neg_s, reg = net(input_nodes, pair, neg, blocks)
                 loss = model.loss(pos_s, neg_s) + reg
                 if not torch.isfinite(loss):
@@ -285,6 +290,8 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             total, count = d.sum(total, count)
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             timing["epoch_seconds"].append(round(seconds, 2))
+            timing["batch_work"].append({"input_nodes": round(nodes / max(steps, 1)),
+                                         "sampled_edges": round(edges / max(steps, 1))})
             if not d.main:  # rank 0 evaluates, saves and decides when to stop
                 state = d.broadcast(None)
                 continue
@@ -303,7 +310,8 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             state["history"].append(record)
             state["epoch"] = epoch + 1
             checkpoint.save(last, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                   "epoch_seconds": timing["epoch_seconds"], **state})
+                                   "epoch_seconds": timing["epoch_seconds"], "batch_work": timing["batch_work"],
+                                   **state})
             if writer:
                 for k, v in record.items():
                     if k != "epoch":

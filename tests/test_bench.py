@@ -57,7 +57,9 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     e = json.loads((bench_dir / "epoch.json").read_text())
     assert [r["interactions"] for r in e["sizes"]] == [20_000, 40_000]
     assert e["sizes"][1]["batches_per_epoch"] > e["sizes"][0]["batches_per_epoch"]
-    assert set(e["exponent"]) == {"seconds_per_epoch", "peak_rss_gb"}
+    assert set(e["exponent"]) == {"seconds_per_epoch", "peak_rss_gb", "seconds_per_batch", "sampled_edges_per_batch"}
+    # what a batch touched, read from the runs' timing.json: GCFA's two sampled layers
+    assert all(r["sampled_edges_per_batch"] > r["input_nodes_per_batch"] > 0 for r in e["sizes"])
 
 
 def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
@@ -120,7 +122,7 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
     for section in ("## Preparation", "## Preparation with a smaller similarity cap", "## Training speed", "## Full-ranking evaluation", "## Scaling from 1M",
                     "## Profile of a GCFA training step", "## Optimisations"):
         assert section in text
-    assert "Not measured (no reports/bench/ddp.json)" in text  # missing JSON: said, not hidden
+    assert "Not measured (no docs/bench/ddp.json)" in text  # missing JSON: said, not hidden
     assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()
 
 
@@ -169,4 +171,4 @@ def test_report_renders_the_concurrent_runs_section(tmp_path):
     text = report.render(bench, tmp_path / "img")
     assert "## Two runs at once" in text
     assert "| two runs at once, default threads | 2.500 | 3,277 | ×0.40 |" in text
-    assert "Not measured (no reports/bench/ddp.json)" in text
+    assert "Not measured (no docs/bench/ddp.json)" in text

@@ -52,6 +52,10 @@ def test_training_learns_and_writes_its_run_directory(trained):
     for f in ("best.pt", "last.pt", "curves.png", "timing.json", ".hydra/config.yaml"):
         assert (trained / f).exists(), f
     assert set(m["buckets"]["test"]["full"]) <= {"<=5", "6-20", ">20"}
+    timing = json.loads((trained / "timing.json").read_text())
+    assert len(timing["epoch_seconds"]) == len(timing["batch_work"]) == 4
+    # a batch of 128 pairs and their negatives reads its users' and videos' sampled neighbourhoods
+    assert all(w["sampled_edges"] > w["input_nodes"] > 128 for w in timing["batch_work"])
 
 
 def test_beats_popularity(trained, processed, tmp_path):

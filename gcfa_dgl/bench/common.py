@@ -132,11 +132,26 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def git_commit() -> str:
+    """The checkout's short commit, with `-dirty` when tracked files differ from it."""
+    import subprocess
+
+    try:
+        r = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True,
+                           text=True, cwd=Path(__file__).resolve().parents[2])
+    except OSError:
+        return "unknown"
+    return r.stdout.strip() or "unknown"
+
+
 def write_json(path: Path, obj) -> None:
+    """`obj` as a JSON file, written atomically, stamped with the commit it was measured at."""
     import json
 
     from data_prep.store import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(obj, dict):
+        obj = {**obj, "commit": git_commit()}
     text = json.dumps(obj, indent=2) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()))

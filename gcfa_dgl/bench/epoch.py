@@ -7,7 +7,9 @@ The synthetic datasets of `bench.prep` (1 user per 100 and 1 video per 1,000 int
 prepared first if needed. Each measurement is a child process of the real entry point (GCFA,
 Table 1 protocol) that trains `--max-batches` batches; seconds per epoch are that time scaled to
 the epoch's batch count, so they grow linearly exactly when the cost of a batch does not grow
-with the graph. Peak RSS is the child's (loading, training, its final sampled evaluation).
+with the graph. Each row also records what an average batch touched (input nodes and sampled
+block edges), which is why a batch costs more on a larger graph. Peak RSS is the child's
+(loading, training, its final sampled evaluation).
 Median of `--repeats` (RSS: maximum); the fitted exponents over sizes are the figures of merit.
 """
 
@@ -43,12 +45,16 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
             rows.append({"interactions": n, "train_edges": n_train, "batches_per_epoch": batches,
                          "seconds_per_batch": round(per_batch, 4),
                          "seconds_per_epoch": round(per_batch * batches, 1),
+                         "input_nodes_per_batch": runs[0]["batch_work"]["input_nodes"],
+                         "sampled_edges_per_batch": runs[0]["batch_work"]["sampled_edges"],
                          "peak_rss_gb": round(max(r["peak_rss_gb"] for r in runs), 3)})
     fit = {}
     if len(rows) >= 2:
         x = [r["interactions"] for r in rows]
         fit = {"seconds_per_epoch": round(loglog_slope(x, [r["seconds_per_epoch"] for r in rows]), 3),
-               "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3)}
+               "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3),
+               "seconds_per_batch": round(loglog_slope(x, [r["seconds_per_batch"] for r in rows]), 3),
+               "sampled_edges_per_batch": round(loglog_slope(x, [r["sampled_edges_per_batch"] for r in rows]), 3)}
     return {"model": "gcfa", "batch": batch, "max_batches": max_batches, "repeats": repeats,
             "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
 
@@ -64,10 +70,10 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
     res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides)
     print(f"GCFA, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
-    print("| interactions | s / batch | s / epoch | peak RSS |\n|---:|---:|---:|---:|")
+    print("| interactions | s / batch | s / epoch | sampled edges / batch | peak RSS |\n|---:|---:|---:|---:|---:|")
     for r in res["sizes"]:
         print(f"| {r['interactions']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "
-              f"{r['peak_rss_gb']:.2f} GB |")
+              f"{r['sampled_edges_per_batch']:,} | {r['peak_rss_gb']:.2f} GB |")
     if res["exponent"]:
         print(f"fitted exponent: time {res['exponent']['seconds_per_epoch']:.2f}, "
               f"memory {res['exponent']['peak_rss_gb']:.2f}")

@@ -38,7 +38,13 @@ from pathlib import Path
 
 import torch
 
-from gcfa_dgl.bench.common import interleaved_medians, median, ml1m_overrides, write_json
+from gcfa_dgl.bench.common import (
+    git_commit,
+    interleaved_medians,
+    median,
+    ml1m_overrides,
+    write_json,
+)
 from gcfa_dgl.distributed import usable_cores
 
 
@@ -319,7 +325,7 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
     rows = []
     for name, change in CASES.items():
         if cases is None or name in cases:
-            rows += [{**r, "threads": torch.get_num_threads()} for r in run_case[name]()]
+            rows += [{**r, "threads": torch.get_num_threads(), "commit": git_commit()} for r in run_case[name]()]
         else:
             rows += [r for r in kept if r["change"] == change]
     return {"threads": torch.get_num_threads(), "cores": usable_cores(), "repeats": repeats, "cases": rows}

@@ -1,6 +1,6 @@
 """docs/benchmarks.md from the JSON files of `make bench`, with its figures.
 
-    python -m gcfa_dgl.bench.report [--bench reports/bench] [--doc docs/benchmarks.md] [--img docs/img]
+    python -m gcfa_dgl.bench.report [--bench docs/bench] [--doc docs/benchmarks.md] [--img docs/img]
 
 Only the part between the `<!-- bench:begin -->` and `<!-- bench:end -->` markers is rewritten
 (the rest of the page, such as the optimisation log, is kept); a missing JSON file leaves its
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 from data_prep.store import atomic_write_text
+from gcfa_dgl.bench.common import git_commit
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -24,13 +24,9 @@ def _load(d: Path, name: str) -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-def _commit() -> str:
-    try:
-        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                           cwd=Path(__file__).resolve().parents[2])
-        return r.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
+def _at(d: dict) -> str:
+    """Where a JSON file says which commit it was measured at: that sentence, else nothing."""
+    return f" Measured at commit `{d['commit']}`." if d.get("commit") else ""
 
 
 def _overrides(d: dict) -> str:
@@ -79,11 +75,11 @@ def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path, capped: dict
 def _prep(prep: dict | None, title: str = "## Preparation (`make data`)", name: str = "prep") -> list[str]:
     out = [title, ""]
     if not prep:
-        return [*out, f"Not measured (no reports/bench/{name}.json).", ""]
+        return [*out, f"Not measured (no docs/bench/{name}.json).", ""]
     extra = prep.get("synthetic_overrides") or []
     out += ["`python -m gcfa_dgl.bench.prep`: each preparation in a fresh process with `force=true`; "
             f"median time and maximum peak RSS of {prep['repeats']} runs. Synthetic data: 1 user per 100 "
-            "and 1 video per 1,000 interactions" + (f", with `{' '.join(extra)}`." if extra else "."), "",
+            "and 1 video per 1,000 interactions" + (f", with `{' '.join(extra)}`." if extra else ".") + _at(prep), "",
             "| dataset | interactions | seconds | peak RSS | similarity edges (s) |", "|---|---:|---:|---:|---:|"]
     for r in prep["real"] + prep["synthetic"]:
         out.append(f"| {r['dataset']} | {r['interactions']:,} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} GB | "
@@ -100,10 +96,10 @@ def _prep(prep: dict | None, title: str = "## Preparation (`make data`)", name: 
 def _sampler(s: dict | None) -> list[str]:
     out = ["## Sampling", ""]
     if not s:
-        return [*out, "Not measured (no reports/bench/sampler.json).", ""]
+        return [*out, "Not measured (no docs/bench/sampler.json).", ""]
     out += [f"`python -m gcfa_dgl.bench.sampler`: {s['graph']}, fanouts {s['fanouts']}, {s['batch']} seeds per "
             f"batch, {s.get('dgl_threads', s['threads'])} DGL thread(s); seeds per second, median of 5, interleaved; the "
-            "second DGL instance shows the noise floor.", "",
+            "second DGL instance shows the noise floor." + _at(s), "",
             "| sampler | seeds / s | ratio to DGL |", "|---|---:|---:|"]
     for k, v in s["seeds_per_second"].items():
         out.append(f"| {k} | {v:,} | ×{s['ratio_vs_dgl'][k]:.2f} |")
@@ -113,12 +109,12 @@ def _sampler(s: dict | None) -> list[str]:
 def _train(t: dict | None) -> list[str]:
     out = ["## Training speed and memory on ML-1M", ""]
     if not t:
-        return [*out, "Not measured (no reports/bench/train.json).", ""]
+        return [*out, "Not measured (no docs/bench/train.json).", ""]
     how = "one full epoch" if not t.get("max_batches") else f"{t['max_batches']} batches scaled to an epoch"
     out += [f"`python -m gcfa_dgl.bench.train`: {t['dataset']}, {t['train_edges']:,} training pairs, batch "
             f"{t['batch']} for every model ({t['batches_per_epoch']} batches), each model with its Table 1 sampler, "
             f"{how}, median of {t['repeats']}, {t.get('cores', '?')} core(s); peak RSS of the whole training process "
-            "(maximum).", "",
+            "(maximum)." + _at(t), "",
             "| model | s / epoch | training pairs / s | peak RSS |", "|---|---:|---:|---:|"]
     for m, r in t["models"].items():
         out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
@@ -132,11 +128,11 @@ def _train(t: dict | None) -> list[str]:
 def _evaluation(e: dict | None) -> list[str]:
     out = ["## Full-ranking evaluation", ""]
     if not e:
-        return [*out, "Not measured (no reports/bench/evaluate.json).", ""]
+        return [*out, "Not measured (no docs/bench/evaluate.json).", ""]
     out += ["`python -m gcfa_dgl.bench.evaluate`: every user with a validation video against all videos, "
             "random 64-d towers; the reference is one dense users × videos product and `torch.topk`. "
             f"Median of {e['repeats']} interleaved timings; memory: peak RSS above the start of one call in a "
-            "fresh process.", ""]
+            "fresh process." + _at(e), ""]
     for r in e["results"]:
         out += [f"**{r['dataset']}**: {r['users']:,} users × {r['videos']:,} videos "
                 f"(dense scores {r['dense_matrix_mb']:.0f} MiB).", "",
@@ -152,27 +148,33 @@ def _epoch(ep: dict | None, plot: str | None) -> list[str]:
     if plot:
         out += [f"![time and memory against interactions]({plot})", ""]
     if not ep:
-        return [*out, "Epoch scaling not measured (no reports/bench/epoch.json).", ""]
+        return [*out, "Epoch scaling not measured (no docs/bench/epoch.json).", ""]
     extra = ep.get("synthetic_overrides") or []
     out += [f"`python -m gcfa_dgl.bench.epoch`: GCFA, batch {ep['batch']}, {ep['max_batches']} batches timed and "
             f"scaled to the epoch, median of {ep['repeats']}; peak RSS of the training process"
-            + (f"; data prepared with `{' '.join(extra)}`." if extra else "."), "",
-            "| interactions | training pairs | s / batch | s / epoch | peak RSS |", "|---:|---:|---:|---:|---:|"]
+            + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
+            "| interactions | training pairs | s / batch | s / epoch | input nodes / batch | sampled edges / batch "
+            "| peak RSS |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in ep["sizes"]:
+        work = (f"{r['input_nodes_per_batch']:,} | {r['sampled_edges_per_batch']:,}"
+                if "sampled_edges_per_batch" in r else "– | –")
         out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
-                   f"{r['seconds_per_epoch']:.0f} | {r['peak_rss_gb']:.2f} GB |")
+                   f"{r['seconds_per_epoch']:.0f} | {work} | {r['peak_rss_gb']:.2f} GB |")
     if ep.get("exponent"):
         x = ep["exponent"]
         out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
+        if "sampled_edges_per_batch" in x:
+            out.append(f"Per batch: time {x['seconds_per_batch']:.2f}, sampled edges {x['sampled_edges_per_batch']:.2f} "
+                       "(0 would make the epoch linear).")
     return [*out, ""]
 
 
 def _profile(p: dict | None) -> list[str]:
     out = ["## Profile of a GCFA training step", ""]
     if not p:
-        return [*out, "Not measured (no reports/bench/profile.json).", ""]
+        return [*out, "Not measured (no docs/bench/profile.json).", ""]
     out += [f"`python -m gcfa_dgl.bench.profile`: {p['dataset']}, batch {p['batch']}, {p['batches']} steps, "
-            f"{p['threads']} threads: {p['step_total']:.3f} s per step.", "",
+            f"{p['threads']} threads: {p['step_total']:.3f} s per step." + _at(p), "",
             "| phase | s / step | share |", "|---|---:|---:|"]
     for k, v in p["seconds_per_step"].items():
         out.append(f"| {k} | {v:.3f} | {v / p['step_total']:.0%} |")
@@ -185,13 +187,15 @@ def _profile(p: dict | None) -> list[str]:
 def _optimisations(o: dict | None) -> list[str]:
     out = ["## Optimisations", ""]
     if not o:
-        return [*out, "Not measured (no reports/bench/optimisations.json).", ""]
+        return [*out, "Not measured (no docs/bench/optimisations.json).", ""]
     out += ["`python -m gcfa_dgl.bench.optimisations`: each change's old and new code path on the same inputs, "
-            f"interleaved in one run, median of {o['repeats']}, {o['threads']} threads.", "",
+            f"interleaved in one run, median of {o['repeats']}, {o['threads']} threads." + _at(o), "",
             "| change | before | after | before (s) | after (s) | before / after | on |",
             "|---|---|---|---:|---:|---:|---|"]
     for c in o["cases"]:
         threads = f"; {c['threads']} thread(s)" if "threads" in c and c["threads"] != o["threads"] else ""
+        if c.get("commit") and c["commit"] != o.get("commit"):
+            threads += f"; at `{c['commit']}`"  # a row kept from an earlier run (--cases)
         out.append(f"| {c['change']} | {c['before']} | {c['after']} | {c['before_seconds']:.3f} | "
                    f"{c['after_seconds']:.3f} | ×{c['speedup']:.2f} | {c['note']}{threads} |")
     return [*out, ""]
@@ -200,10 +204,10 @@ def _optimisations(o: dict | None) -> list[str]:
 def _ddp(d: dict | None) -> list[str]:
     out = ["## Two DDP processes", ""]
     if not d:
-        return [*out, "Not measured (no reports/bench/ddp.json).", ""]
+        return [*out, "Not measured (no docs/bench/ddp.json).", ""]
     base = d["pairs_per_second"]["1 process"]
     out += [f"`python -m gcfa_dgl.bench.ddp`: GCFA, one epoch, {d['dataset']}, global batch {d['global_batch']}, "
-            f"median of {d['repeats']}.", "", "| setting | training pairs / s | ratio |", "|---|---:|---:|"]
+            f"median of {d['repeats']}." + _at(d), "", "| setting | training pairs / s | ratio |", "|---|---:|---:|"]
     for k, v in d["pairs_per_second"].items():
         out.append(f"| {k} | {v:,.0f} | ×{v / base:.2f} |")
     return [*out, ""]
@@ -212,10 +216,10 @@ def _ddp(d: dict | None) -> list[str]:
 def _concurrent(c: dict | None) -> list[str]:
     out = ["## Two runs at once", ""]
     if not c:
-        return [*out, "Not measured (no reports/bench/concurrent.json).", ""]
+        return [*out, "Not measured (no docs/bench/concurrent.json).", ""]
     out += [f"`python -m gcfa_dgl.bench.concurrent`: {c['model'].upper()} on {c['dataset']}, batch {c['batch']}, "
             f"{c['max_batches']} batches per run through the entry point, runs started together, median of "
-            f"{c['repeats']}, {c['cores']} core(s).", "",
+            f"{c['repeats']}, {c['cores']} core(s)." + _at(c), "",
             "| setting | s / batch, each run | training pairs / s, all runs | ratio to one run |", "|---|---:|---:|---:|"]
     for name, r in c["settings"].items():
         out.append(f"| {name} | {r['seconds_per_batch']:.3f} | {r['pairs_per_second']:,} | ×{r['ratio']:.2f} |")
@@ -230,7 +234,8 @@ def render(bench: Path, img: Path) -> str:
     where = (f"{cores[0]} core(s) available to each benchmark process" if len(cores) == 1 else
              f"{' or '.join(map(str, cores))} cores available to a benchmark process (each JSON file records its own)")
     plot = _scaling_plot(data["prep"], data["epoch"], img, data["prep_capped"])
-    lines = [BEGIN, "", f"Written by `make bench-report` at commit `{_commit()}` from the JSON files of `make bench`; "
+    lines = [BEGIN, "", f"Written by `make bench-report` at commit `{git_commit()}` from the JSON files of `make bench` "
+             "(each section names the commit it was measured at); "
              f"{where}. Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
     lines += _prep(data["prep"])
     lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
@@ -253,7 +258,7 @@ def update(doc: Path, generated: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bench", type=Path, default=Path("reports/bench"))
+    p.add_argument("--bench", type=Path, default=Path("docs/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/benchmarks.md"))
     p.add_argument("--img", type=Path, default=None, help="figure directory (default: docs/img beside --doc)")
     a = p.parse_args(argv)

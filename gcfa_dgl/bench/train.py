@@ -36,7 +36,8 @@ MODELS = ["bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa"]
 
 def train_once(model: str, overrides: list[str], batch: int, max_batches: int | None, out: Path,
                experiment: str = "table1_ml1m", env: dict | None = None) -> dict:
-    """One epoch in a child process: its batch-loop seconds and the child's peak RSS."""
+    """One epoch in a child process: its batch-loop seconds, the child's peak RSS and what an
+    average batch touched (input nodes, sampled edges)."""
     cmd = [sys.executable, "-m", "gcfa_dgl.train", f"experiment={experiment}", *overrides, f"model={model}",
            *TABLE1_SAMPLERS.get(model, []), f"sampler.batch_size={batch}", "train.epochs=1",
            "eval.protocols=[sampled]", "train.monitor=sampled/auc", "eval.full_auc=false",
@@ -44,8 +45,9 @@ def train_once(model: str, overrides: list[str], batch: int, max_batches: int | 
     if max_batches:
         cmd.append(f"train.max_batches={max_batches}")
     r = run_child(cmd, env=env)
-    seconds = json.loads((out / "timing.json").read_text())["epoch_seconds"][0]
-    return {"seconds": seconds, "peak_rss_gb": r["peak_rss_gb"]}
+    timing = json.loads((out / "timing.json").read_text())
+    return {"seconds": timing["epoch_seconds"][0], "peak_rss_gb": r["peak_rss_gb"],
+            "batch_work": timing["batch_work"][0]}
 
 
 def train_edges(out: Path) -> int:
