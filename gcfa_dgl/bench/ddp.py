@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gcfa_dgl.bench.common import CONF
+from gcfa_dgl.bench.common import CONF, write_json
 from gcfa_dgl.distributed import usable_cores
 
 
@@ -74,8 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, r in res["pairs_per_second"].items():
         print(f"| {name} | {r:,.0f} | ×{r / base:.2f} |")
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(res, indent=2) + "\n")
+        write_json(a.json, res)
 
 
 if __name__ == "__main__":

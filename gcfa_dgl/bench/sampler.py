@@ -13,13 +13,12 @@ thread), whose ratio is the price of reproducibility on this machine.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import dgl
 import torch
 
-from gcfa_dgl.bench.common import median_rate, ml1m_sized
+from gcfa_dgl.bench.common import median_rate, ml1m_sized, write_json
 from gcfa_dgl.sampling import ImportanceSampler
 
 
@@ -87,8 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     for k, v in res["seeds_per_second"].items():
         print(f"  {k:<58} {v:>10,} seeds/s   x{res['ratio_vs_dgl'][k]:.2f}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2) + "\n")
+        write_json(args.json, res)
     return res
 
 
