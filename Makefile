@@ -39,7 +39,7 @@ train: install
 SEEDS ?= 0,1,2
 EXPERIMENT ?= table1
 TABLE1 := multirun/table1/$(DATASET)
-ABLATIONS := full,uniform,weighted_agg,mean_agg,no_attention,no_opinion,no_info,no_social,layers0,layers1,layers3,dot_predictor
+ABLATIONS := full,uniform,topk,weighted_agg,mean_agg,no_attention,no_opinion,no_info,no_social,layers0,layers1,layers3,dot_predictor
 
 # Each model with the sampler of its paper: GraphRec samples uniformly, GC-MC convolves over full
 # neighbourhoods (full-batch in its paper, hence a larger batch); the others use the default

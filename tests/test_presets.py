@@ -41,6 +41,7 @@ def test_ablation_presets_validate_and_change_gcfa_only_where_named(name):
     expected = {
         "full": set(),
         "uniform": {"sampler.mode", "sampler.eval_mode"},  # the control samples uniformly in evaluation too
+        "topk": {"sampler.mode"},  # evaluation takes the k tightest in every variant already
         "weighted_agg": {"model.aggregator"},
         "mean_agg": {"model.aggregator"},
         "no_attention": {"model.attention"},
