@@ -132,16 +132,24 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+# What a measurement depends on: a change elsewhere (docs, tests) does not make it "dirty".
+CODE_PATHS = ("gcfa_dgl", "data_prep", "conf", "pyproject.toml")
+
+
 def git_commit() -> str:
-    """The checkout's short commit, with `-dirty` when tracked files differ from it."""
+    """The checkout's short commit, with `-dirty` when the code or configs differ from it."""
     import subprocess
 
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", *args], capture_output=True, text=True, cwd=CONF.parent)
+        return r.stdout.strip() if r.returncode == 0 else ""
+
     try:
-        r = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True,
-                           text=True, cwd=Path(__file__).resolve().parents[2])
+        head = git("rev-parse", "--short=7", "HEAD")
+        changed = git("status", "--porcelain", "--", *CODE_PATHS)
     except OSError:
         return "unknown"
-    return r.stdout.strip() or "unknown"
+    return (head + ("-dirty" if changed else "")) if head else "unknown"
 
 
 def write_json(path: Path, obj) -> None:
