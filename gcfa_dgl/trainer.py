@@ -234,7 +234,8 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
         opt.load_state_dict(ck["optimizer"])
         state = {k: ck[k] for k in ("epoch", "best", "best_epoch", "bad", "history")}
         timing["epoch_seconds"] = list(ck.get("epoch_seconds", []))
-        timing["batch_work"] = list(ck.get("batch_work", []))
+        # a checkpoint from before batch_work was recorded: None for its epochs keeps the lists aligned
+        timing["batch_work"] = list(ck.get("batch_work") or [None] * len(timing["epoch_seconds"]))
         log.info("resuming %s after epoch %d", out_dir, state["epoch"])
     elif t_cfg.resume:
         log.warning("train.resume=true but %s does not exist: starting from scratch", last)
@@ -290,6 +291,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             total, count = d.sum(total, count)
             record: dict[str, Any] = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             timing["epoch_seconds"].append(round(seconds, 2))
+            # this process's batches (under DDP, rank 0's share of each global batch)
             timing["batch_work"].append({"input_nodes": round(nodes / max(steps, 1)),
                                          "sampled_edges": round(edges / max(steps, 1))})
             if not d.main:  # rank 0 evaluates, saves and decides when to stop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 
@@ -123,6 +124,10 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
                     "## Profile of a GCFA training step", "## Optimisations"):
         assert section in text
     assert "Not measured (no docs/bench/ddp.json)" in text  # missing JSON: said, not hidden
+    # each section names the commit its JSON file was stamped with
+    stamp = json.loads((bench_dir / "train.json").read_text())["commit"]
+    assert re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?|unknown", stamp)
+    assert f"Measured at commit `{stamp}`." in text
     assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()
 
 

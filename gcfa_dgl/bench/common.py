@@ -137,29 +137,31 @@ CODE_PATHS = ("gcfa_dgl", "data_prep", "conf", "pyproject.toml")
 
 
 def git_commit() -> str:
-    """The checkout's short commit, with `-dirty` when the code or configs differ from it."""
+    """The checkout's short commit, with `-dirty` when the code or configs differ from it
+    (`unknown` outside a git checkout, or when git cannot tell)."""
     import subprocess
 
-    def git(*args: str) -> str:
-        r = subprocess.run(["git", *args], capture_output=True, text=True, cwd=CONF.parent)
-        return r.stdout.strip() if r.returncode == 0 else ""
+    def git(*args: str) -> str | None:
+        r = subprocess.run(["git", "--no-optional-locks", *args], capture_output=True, text=True, cwd=CONF.parent)
+        return r.stdout.strip() if r.returncode == 0 else None
 
     try:
         head = git("rev-parse", "--short=7", "HEAD")
         changed = git("status", "--porcelain", "--", *CODE_PATHS)
     except OSError:
         return "unknown"
-    return (head + ("-dirty" if changed else "")) if head else "unknown"
+    if not head or changed is None:
+        return "unknown"
+    return head + ("-dirty" if changed else "")
+
+
+# The commit of the code this process measures: taken when a benchmark starts, so that a commit
+# made while it runs does not relabel its figures.
+MEASURED_AT = git_commit()
 
 
 def write_json(path: Path, obj) -> None:
     """`obj` as a JSON file, written atomically, stamped with the commit it was measured at."""
-    import json
+    from data_prep.store import atomic_write_json
 
-    from data_prep.store import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(obj, dict):
-        obj = {**obj, "commit": git_commit()}
-    text = json.dumps(obj, indent=2) + "\n"
-    atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write_json(path, {**obj, "commit": MEASURED_AT} if isinstance(obj, dict) else obj)

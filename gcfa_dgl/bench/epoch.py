@@ -8,7 +8,7 @@ prepared first if needed. Each measurement is a child process of the real entry 
 Table 1 protocol) that trains `--max-batches` batches; seconds per epoch are that time scaled to
 the epoch's batch count, so they grow linearly exactly when the cost of a batch does not grow
 with the graph. Each row also records what an average batch touched (input nodes and sampled
-block edges), which is why a batch costs more on a larger graph. Peak RSS is the child's
+block edges), which shows whether a batch costs more on a larger graph. Peak RSS is the child's
 (loading, training, its final sampled evaluation).
 Median of `--repeats` (RSS: maximum); the fitted exponents over sizes are the figures of merit.
 """
@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"| {r['interactions']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "
               f"{r['sampled_edges_per_batch']:,} | {r['peak_rss_gb']:.2f} GB |")
     if res["exponent"]:
-        print(f"fitted exponent: time {res['exponent']['seconds_per_epoch']:.2f}, "
-              f"memory {res['exponent']['peak_rss_gb']:.2f}")
+        x = res["exponent"]
+        print(f"fitted exponent: time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}; per batch: "
+              f"time {x['seconds_per_batch']:.2f}, sampled edges {x['sampled_edges_per_batch']:.2f}")
     if a.json:
         write_json(a.json, res)
     return res

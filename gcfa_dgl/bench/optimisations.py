@@ -39,7 +39,7 @@ from pathlib import Path
 import torch
 
 from gcfa_dgl.bench.common import (
-    git_commit,
+    MEASURED_AT,
     interleaved_medians,
     median,
     ml1m_overrides,
@@ -322,12 +322,13 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
         "similarity": lambda: similarity_case(repeats, similarity_sizes),
     }
     kept = (earlier or {}).get("cases", [])
+    old = (earlier or {}).get("commit") or "unknown"  # rows of a file written before rows had a stamp
     rows = []
     for name, change in CASES.items():
         if cases is None or name in cases:
-            rows += [{**r, "threads": torch.get_num_threads(), "commit": git_commit()} for r in run_case[name]()]
+            rows += [{**r, "threads": torch.get_num_threads(), "commit": MEASURED_AT} for r in run_case[name]()]
         else:
-            rows += [r for r in kept if r["change"] == change]
+            rows += [{**r, "commit": r.get("commit") or old} for r in kept if r["change"] == change]
     return {"threads": torch.get_num_threads(), "cores": usable_cores(), "repeats": repeats, "cases": rows}
 
 

@@ -165,7 +165,7 @@ def _epoch(ep: dict | None, plot: str | None) -> list[str]:
         out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
         if "sampled_edges_per_batch" in x:
             out.append(f"Per batch: time {x['seconds_per_batch']:.2f}, sampled edges {x['sampled_edges_per_batch']:.2f} "
-                       "(0 would make the epoch linear).")
+                       "(a per-batch exponent of 0 makes the epoch linear).")
     return [*out, ""]
 
 
@@ -189,7 +189,8 @@ def _optimisations(o: dict | None) -> list[str]:
     if not o:
         return [*out, "Not measured (no docs/bench/optimisations.json).", ""]
     out += ["`python -m gcfa_dgl.bench.optimisations`: each change's old and new code path on the same inputs, "
-            f"interleaved in one run, median of {o['repeats']}, {o['threads']} threads." + _at(o), "",
+            f"interleaved in one run, median of {o['repeats']}, {o['threads']} threads."
+            + (f" Rows measured at commit `{o['commit']}` unless marked." if o.get("commit") else ""), "",
             "| change | before | after | before (s) | after (s) | before / after | on |",
             "|---|---|---|---:|---:|---:|---|"]
     for c in o["cases"]:
