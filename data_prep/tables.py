@@ -135,6 +135,10 @@ def int_ids(df: pd.DataFrame, col: str, path: Path, allow_missing: bool = False)
     if neg.any():
         line = _first_bad(neg, df)
         raise DataError(path, f"column {col!r}: id {s.loc[line]!r} is negative", line)
+    big = present & ~(vals < 2**53)  # infinite, or past the integers a float64 holds exactly
+    if big.any():
+        line = _first_bad(big, df)
+        raise DataError(path, f"column {col!r}: id {s.loc[line]!r} is too large", line)
     if allow_missing:
         return np.where(present, vals, -1).astype(np.int64)
     return vals.astype(np.int64)

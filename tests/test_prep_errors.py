@@ -32,6 +32,8 @@ GOOD = [(u, i, 1 + (u * i) % 5) for u in range(1, 6) for i in range(1, 6) if (u 
         (lambda rows: rows[:5] + [(2, 3, 9)] + rows[5:], "outside the range", 7),
         (lambda rows: rows[:1] + [(1, 2.5, 3)] + rows[1:], "fractional", 3),
         (lambda rows: rows[:2] + [(-4, 2, 3)] + rows[2:], "negative", 4),
+        (lambda rows: rows[:2] + [(4, "99999999999999999999", 3)] + rows[2:], "is too large", 4),
+        (lambda rows: rows[:2] + [("inf", 2, 3)] + rows[2:], "id inf is too large", 4),
         (lambda rows: rows[:2] + [(4, 2, "nan")] + rows[2:], "not a finite number", 4),
     ],
 )
