@@ -160,6 +160,11 @@ class Dist:
         dist.all_reduce(t)
         return t.tolist()
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here."""
+        if self.enabled:
+            dist.barrier()
+
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's value of `obj` on every rank."""
         if not self.enabled:

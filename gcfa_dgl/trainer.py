@@ -154,7 +154,11 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
         log.warning(warning)
     d = Dist.start(cfg.trainer)
     try:
-        return _run(cfg, Path(d.broadcast(str(out_dir))), d)
+        best = _run(cfg, Path(d.broadcast(str(out_dir))), d)
+        # Rank 0 evaluates after the others have finished; tearing the gloo group down while a
+        # peer has already left can hang, so every rank leaves together.
+        d.barrier()
+        return best
     finally:
         d.stop()
 
