@@ -4,12 +4,13 @@ For every layer and edge type, each seed node keeps at most `k` of its in-neighb
 relationship tightness (docs/sampling.md):
 
 - `weighted`: without replacement, with probability proportional to tightness ** alpha;
-- `topk`: the k tightest (ties to the smaller edge id, as DGL's kernel does);
+- `topk`: the k tightest (ties to the smaller edge id); with a batch's edges excluded, the next
+  tightest take their place;
 - `uniform`: without replacement, uniformly (the control);
 - `full`: every neighbour (fanouts are ignored).
 
-All selection runs in DGL's C++ kernels (`sample_neighbors_fused`, `sample_neighbors`,
-`select_topk`); Python only loops over layers.
+Selection runs in DGL's C++ kernel (`sample_neighbors_fused`) and tensor ops over whole batches;
+Python only loops over layers and edge types. Top-k ranks every node's in-edges once per graph.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ class ImportanceSampler(BlockSampler):
     `fanouts[i]` is layer i's fanout (layer 0 is nearest the input): one number for every edge
     type, or a dict keyed by edge type name or canonical triple (missing types get 0; -1 means
     all neighbours).
+
+    In `topk` mode with a batch's edges excluded, each node's `spare` next-tightest in-edges are
+    cached beyond its k, so an excluded edge is replaced without rereading the node's in-edges.
     """
+
+    spare = 16
 
     def __init__(
         self,
@@ -136,13 +142,8 @@ class ImportanceSampler(BlockSampler):
         output_nodes = seed_nodes
         blocks = []
         for fo in reversed(self._fanouts):
-            if self.mode == "topk" and exclude_eids is None:
-                block = self._topk_block(g, seed_nodes, fo)
-            elif self.mode == "topk":
-                frontier = self._topk_frontier(g, seed_nodes, fo, exclude_eids)
-                eids = frontier.edata[dgl.EID]
-                block = dgl.to_block(frontier, seed_nodes)
-                block.edata[dgl.EID] = eids  # to_block numbers edges by the frontier
+            if self.mode == "topk":
+                block = self._topk_block(g, seed_nodes, fo, exclude_eids)
             else:
                 prob = self.prob_key if self.mode == "weighted" else None
                 uniform = len(set(fo.values())) == 1  # one number: let DGL skip the dict
@@ -154,49 +155,173 @@ class ImportanceSampler(BlockSampler):
             blocks.insert(0, block)
         return seed_nodes, output_nodes, blocks
 
-    def _topk_block(self, g, seeds, fanout):
-        """Top-k without exclusions is a fixed subgraph: select it once for all nodes, then take
-        the seeds' full in-neighbourhoods in it with the fused kernel."""
+    def _topk_cache(self, g, fanout) -> tuple[dict, dgl.DGLGraph, dict, dict]:
+        """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties:
+        smaller edge id first), cut at k + `spare` and stored as CSR over destination nodes; and
+        the subgraph of every node's first k, with the parent's edge features, for the fused
+        kernel. The spares stand in for a batch's excluded edges."""
         key = tuple(sorted((et, k) for et, k in fanout.items()))
-        if key not in self._topk_graphs:
-            sub = dgl.sampling.select_topk(g, fanout, self.weight)
-            for et in sub.canonical_etypes:
-                sub.edges[et].data["_parent_eid"] = sub.edges[et].data.pop(dgl.EID)
-            self._topk_graphs[key] = (sub, {})
-        sub, mapping = self._topk_graphs[key]
-        block = sub.sample_neighbors_fused(seeds, -1, mapping=mapping)
+        if key in self._topk_graphs:
+            return self._topk_graphs[key]
+        empty = torch.zeros(0, dtype=g.idtype)
+        lists, top_edges = {}, {et: (empty, empty, empty) for et in g.canonical_etypes}
+        for et, k in fanout.items():
+            if k == 0:
+                continue
+            src, dst, eid = g.edges(form="all", order="eid", etype=et)
+            order = torch.sort(g.edges[et].data[self.weight], descending=True, stable=True).indices
+            order = order[torch.sort(dst[order], stable=True).indices]
+            degree = g.in_degrees(etype=et)
+            first = torch.cumsum(degree, 0) - degree
+            rank = torch.arange(len(order)) - first[dst[order]]
+            if k > 0:
+                order, rank = order[rank < k + self.spare], rank[rank < k + self.spare]
+            kept = torch.bincount(dst[order], minlength=len(degree))
+            indptr = torch.zeros(len(degree) + 1, dtype=torch.int64)
+            torch.cumsum(kept, 0, out=indptr[1:])
+            top = rank < k if k > 0 else torch.ones(len(order), dtype=torch.bool)
+            sub_eid = torch.full((len(order),), -1, dtype=torch.int64)
+            sub_eid[top] = torch.arange(int(top.sum()))
+            where = torch.full((len(src),), -1, dtype=torch.int32 if len(order) < 2**31 else torch.int64)
+            where[order] = torch.arange(len(order), dtype=where.dtype)  # edge id -> list position
+            lists[et] = dict(k=k, src=src[order], dst=dst[order], eid=eid[order], indptr=indptr, sub_eid=sub_eid, where=where,
+                             truncated=degree > kept, gone=torch.zeros(len(order), dtype=torch.bool),
+                             touched=torch.zeros(len(degree), dtype=torch.bool))
+            top_edges[et] = (src[order][top], dst[order][top], eid[order][top])
+        sub = dgl.heterograph({et: e[:2] for et, e in top_edges.items()},
+                              num_nodes_dict={nt: g.num_nodes(nt) for nt in g.ntypes}, idtype=g.idtype)
+        for et, e in top_edges.items():
+            sub.edges[et].data.update({name: x[e[2]] for name, x in g.edges[et].data.items()})
+            sub.edges[et].data["_parent_eid"] = e[2]
+        local = {nt: torch.full((g.num_nodes(nt),), -1, dtype=torch.int64) for nt in g.ntypes}
+        self._topk_graphs[key] = (lists, sub, {}, local)
+        return self._topk_graphs[key]
+
+    def _topk_block(self, g, seeds, fanout, exclude_eids=None):
+        """Each seed's k tightest in-edges, leaving out `exclude_eids`.
+
+        The fused kernel takes the seeds' edges in the cached top-k subgraph, minus the excluded
+        ones. A seed that lost some of its k (a few per batch) is refilled from its cached spares,
+        and one with more exclusions than spares from all its in-edges; exact in every case.
+        """
+        lists, sub, mapping, local = self._topk_cache(g, fanout)
+        exclude = {}
+        if exclude_eids is not None:
+            ex = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
+            exclude = {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
+        sub_exclude, refill = {}, {}
+        for et, ex in exclude.items():
+            if et not in lists:
+                continue
+            lst = lists[et]
+            hit = lst["where"][ex].long()
+            hit = hit[hit >= 0]  # excluded edges within their node's list
+            hit_dst = lst["dst"][hit]
+            in_sub = lst["sub_eid"][hit]
+            sub_exclude[et] = in_sub[in_sub >= 0]
+            s = seeds.get(et[2]) if isinstance(seeds, Mapping) else seeds
+            if lst["k"] > 0 and s is not None and len(s) and len(sub_exclude[et]):
+                refill[et] = self._refill(g, et, lst, s, hit, hit_dst[in_sub >= 0], ex)
+        block = sub.sample_neighbors_fused(seeds, -1, exclude_edges=sub_exclude or None, mapping=mapping)
         for et in block.canonical_etypes:
             block.edges[et].data[dgl.EID] = block.edges[et].data.pop("_parent_eid")
+        if any(len(e[2]) for e in refill.values()):
+            block = _extend_block(g, block, refill, local)
         return block
 
-    def _topk_frontier(self, g, seeds, fanout, exclude_eids):
-        """The k tightest in-edges per seed, excluded edges left out before choosing."""
-        if exclude_eids is None:
-            return dgl.sampling.select_topk(g, fanout, self.weight, nodes=seeds)
-        exclude = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
-        exclude = {g.to_canonical_etype(k): v for k, v in exclude.items() if len(v)}
-        if not exclude:
-            return dgl.sampling.select_topk(g, fanout, self.weight, nodes=seeds)
-        # Take k plus the most excluded edges any node has, drop the excluded, keep the top k.
-        widened = dict(fanout)
-        for et, eids in exclude.items():
-            if fanout[et] >= 0:
-                _, dst = g.find_edges(eids, etype=et)
-                widened[et] = fanout[et] + int(torch.bincount(dst).max())
-        frontier = dgl.sampling.select_topk(g, widened, self.weight, nodes=seeds)
-        drop = {}
-        for et, eids in exclude.items():
-            parent = frontier.edges[et].data[dgl.EID]
-            drop[et] = torch.nonzero(torch.isin(parent, eids.to(parent.dtype))).squeeze(1)
-        for et in frontier.canonical_etypes:
-            frontier.edges[et].data["_parent_eid"] = frontier.edges[et].data[dgl.EID]
-        for et, d in drop.items():
-            if len(d):
-                frontier.remove_edges(d, etype=et)
-        final = dgl.sampling.select_topk(frontier, fanout, self.weight, nodes=seeds)
-        for et in final.canonical_etypes:
-            final.edges[et].data[dgl.EID] = final.edges[et].data.pop("_parent_eid")
-        return final
+    def _refill(self, g, et, lst, seeds, hit, lost, exclude):
+        """Edges that replace the excluded ones among the k of the seeds in `lost` (the rows that
+        lost one): the next tightest from the cached spares, or from all in-edges if too few."""
+        k, indptr, touched, gone = lst["k"], lst["indptr"], lst["touched"], lst["gone"]
+        touched[lost] = True
+        a = seeds[touched[seeds]]
+        touched[lost] = False
+        pos, group = _gather(indptr[a], indptr[a + 1] - indptr[a])
+        gone[hit] = True
+        keep = ~gone[pos]
+        gone[hit] = False
+        lens = torch.bincount(group, minlength=len(a))
+        first = torch.cumsum(lens, 0) - lens
+        count = torch.zeros(len(pos) + 1, dtype=torch.int64)
+        torch.cumsum(keep, 0, out=count[1:])
+        rank = count[1:] - count[first][group]  # 1-based among the seed's kept edges
+        short = lst["truncated"][a] & (count[first + lens] - count[first] < k)
+        pos = pos[keep & (rank <= k) & (pos - indptr[a][group] >= k) & ~short[group]]
+        src, dst, eid = lst["src"][pos], lst["dst"][pos], lst["eid"][pos]
+        if short.any():  # redone from all in-edges, less what the block has: the list's first k
+            x_src, x_dst, x_eid = self._exact_topk(g, et, a[short], k, exclude)
+            beyond = ~torch.isin(x_eid, lst["eid"][_gather(indptr[a[short]], lens[short].clamp(max=k))[0]])
+            src, dst, eid = (torch.cat([u, v[beyond]]) for u, v in ((src, x_src), (dst, x_dst), (eid, x_eid)))
+        return src, dst, eid
+
+    def _exact_topk(self, g, et, nodes, k, exclude):
+        """The k tightest in-edges of `nodes` among all in-edges not in `exclude` (few nodes)."""
+        src, dst, eid = g.in_edges(nodes, form="all", etype=et)
+        ok = ~torch.isin(eid, exclude.to(eid.dtype))
+        src, dst, eid = src[ok], dst[ok], eid[ok]
+        order = torch.argsort(eid)
+        order = order[torch.sort(g.edges[et].data[self.weight][eid[order]], descending=True, stable=True).indices]
+        order = order[torch.sort(dst[order], stable=True).indices]
+        src, dst, eid = src[order], dst[order], eid[order]
+        new = torch.ones(len(dst), dtype=torch.bool)
+        new[1:] = dst[1:] != dst[:-1]
+        starts = torch.nonzero(new).squeeze(1)
+        top = torch.arange(len(dst)) - starts[torch.cumsum(new, 0) - 1] < k
+        return src[top], dst[top], eid[top]
+
+
+def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The positions start[i] .. start[i] + lens[i] - 1 for every i, in order, and each one's i."""
+    group = torch.repeat_interleave(torch.arange(len(lens)), lens)
+    first = torch.cumsum(lens, 0) - lens
+    return torch.arange(len(group)) - first[group] + start[group], group
+
+
+def _extend_block(g, block, extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
+    """`block` plus the edges `extra[etype] = (src, dst, parent eid)` (global ids; every dst is
+    one of the block's) whose sources it may lack; edge features are taken lazily from `g`.
+
+    `local` holds one all -1 array per node type, used as a global-to-local map and reset.
+    """
+    src_nid = dict(block.srcdata[dgl.NID]) if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
+    new_src = {}
+    for nt, nids in src_nid.items():
+        cand = [e[0] for et, e in extra.items() if et[0] == nt]
+        if cand:
+            local[nt][nids] = torch.arange(len(nids))
+            cand = torch.cat(cand)
+            new_src[nt] = torch.unique(cand[local[nt][cand] < 0])
+            local[nt][nids] = -1
+    data, eids = {}, []
+    for et in g.canonical_etypes:
+        s_t, _, d_t = et
+        src, dst = block.edges(etype=et)
+        eid = block.edges[et].data[dgl.EID]
+        if et in extra:
+            x_src, x_dst, x_eid = extra[et]
+            nids, new = src_nid[s_t], new_src[s_t]
+            local[s_t][nids] = torch.arange(len(nids))
+            local[s_t][new] = torch.arange(len(nids), len(nids) + len(new))
+            x_src = local[s_t][x_src]
+            local[s_t][nids] = -1
+            local[s_t][new] = -1
+            dst_nids = src_nid[d_t][: block.num_dst_nodes(d_t)]  # a block's sources start with its dsts
+            local[d_t][dst_nids] = torch.arange(len(dst_nids))
+            x_dst = local[d_t][x_dst]
+            local[d_t][dst_nids] = -1
+            src, dst, eid = torch.cat([src, x_src]), torch.cat([dst, x_dst]), torch.cat([eid, x_eid])
+        data[et] = (src, dst)
+        eids.append(eid)
+    nids = {nt: torch.cat([v, new_src[nt]]) if nt in new_src else v for nt, v in src_nid.items()}
+    out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
+                           num_dst_nodes={nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, idtype=g.idtype)
+    frames = dgl.utils.extract_edge_subframes(g, eids)  # lazy slices, as DGL's own samplers give
+    dgl.utils.set_new_frames(out, edge_frames=[frames[g.get_etype_id(et)] for et in out.canonical_etypes])
+    for nt in out.srctypes:
+        out.srcnodes[nt].data[dgl.NID] = nids[nt]
+    for nt in out.dsttypes:
+        out.dstnodes[nt].data[dgl.NID] = nids[nt][: block.num_dst_nodes(nt)]
+    return out
 
 
 # --- negatives -------------------------------------------------------------------------------

@@ -164,6 +164,52 @@ def test_topk_with_exclusion_refills_from_the_next_tightest():
     assert set(blocks[0].edges[RATES].data[dgl.EID].tolist()) == {1, 3}
 
 
+def brute_force_topk(g, et, nodes, k, excluded):
+    """Per node, the k tightest in-edges not excluded, ties to the smaller edge id (plain Python)."""
+    src, dst, eids = (x.tolist() for x in g.edges(etype=et, form="all"))
+    t = g.edges[et].data["tightness"].tolist()
+    out = {}
+    for v in nodes.tolist():
+        mine = sorted((e for e, d in zip(eids, dst) if d == v and e not in excluded), key=lambda e: (-t[e], e))
+        out[v] = set(mine if k < 0 else mine[:k])
+    return out
+
+
+SIMILAR = ("user", "similar", "user")
+
+
+@pytest.mark.parametrize("exclude", [True, False])
+@pytest.mark.parametrize("fanout", [{"rates": 3, "rated_by": 4, "similar": -1}, {"rates": -1, "rated_by": 1}])
+@pytest.mark.parametrize("spare", [0, 1, 16])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_topk_matches_brute_force(seed, spare, fanout, exclude):
+    # Tightness on a coarse grid makes ties common. spare=0 sends every seed that lost one of its
+    # k to the exact path, spare=16 almost none; -1 keeps every edge that is not excluded.
+    g = random_graph(10 + seed, n_edges=500)
+    rng = np.random.default_rng(seed)
+    for et in g.canonical_etypes:
+        g.edges[et].data["tightness"] = torch.as_tensor(rng.integers(1, 6, g.num_edges(et)) / 5, dtype=torch.float32)
+    s = ImportanceSampler([fanout], mode="topk")
+    s.spare = spare
+    batch = torch.as_tensor(rng.choice(g.num_edges(RATES), 120, replace=False))
+    seeds = {"user": torch.arange(43), "video": torch.arange(30)}
+    _, _, blocks = s.sample(g, seeds, exclude_eids={RATES: batch, RATED_BY: batch} if exclude else None)
+    b = blocks[0]
+    for et in (RATES, RATED_BY, SIMILAR):
+        k = fanout.get(et[1], 0)
+        _, dst = b.edges(etype=et)
+        got = {}
+        for e, d in zip(b.edges[et].data[dgl.EID].tolist(), b.dstdata[dgl.NID][et[2]][dst].tolist()):
+            got.setdefault(d, set()).add(e)
+        excluded = set(batch.tolist()) if exclude and et != SIMILAR else set()
+        want = brute_force_topk(g, et, seeds[et[2]], k, excluded) if k else {}
+        assert {v: got.get(v, set()) for v in want} == want and set(got) <= set(want)
+        # Sources are the edges' real sources, and features are the parent's.
+        src_g, _ = g.find_edges(b.edges[et].data[dgl.EID], etype=et)
+        assert torch.equal(b.srcdata[dgl.NID][et[0]][b.edges(etype=et)[0]], src_g)
+        assert torch.equal(b.edges[et].data["tightness"], g.edges[et].data["tightness"][b.edges[et].data[dgl.EID]])
+
+
 def test_negative_samplers():
     torch.manual_seed(0)
     g = random_graph(5, n_users=20, n_videos=10, n_edges=120)  # dense: about half are positives
