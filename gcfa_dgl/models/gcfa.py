@@ -97,7 +97,7 @@ class GCFA(Recommender):
 
     # -- pieces -------------------------------------------------------------------------------
     def embed(self, ntype: str, ids: torch.Tensor) -> torch.Tensor:
-        e = self.emb[ntype](ids)
+        e = self.emb[ntype].weight.index_select(0, ids)
         if ntype == "video" and self.feat_proj is not None:
             e = e + self.feat_proj(self.video_feat[ids])
         return e
@@ -151,7 +151,7 @@ class GCFA(Recommender):
 
     def _score(self, pair_graph, z):
         u, v = self.pair_index(pair_graph)
-        return self.score_pairs(z["user"][u], z["video"][v])
+        return self.score_pairs(z["user"].index_select(0, u), z["video"].index_select(0, v))
 
     def score_pairs(self, zu, zv):
         return self.predictor(zu, zv) if self.predictor is not None else (zu * zv).sum(-1)

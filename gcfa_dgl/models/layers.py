@@ -64,9 +64,10 @@ class OpinionAttention(nn.Module):
         first = self.g[0]
         if self.opinion:
             w = first.weight
-            pre = (h_src @ w[:, :d].T)[src] + (opinions @ w[:, d:].T)[levels] + first.bias
+            pre = (h_src @ w[:, :d].T + first.bias).index_select(0, src) \
+                + (opinions @ w[:, d:].T).index_select(0, levels)
         else:
-            pre = first(h_src)[src]
+            pre = first(h_src).index_select(0, src)
         return self.g[1:-1](pre)
 
     def forward(self, block: dgl.DGLGraph, etype, h_src: torch.Tensor, h_dst: torch.Tensor,
@@ -86,7 +87,7 @@ class OpinionAttention(nn.Module):
                 a = self.att[0]
                 a_x = a.weight[:, :d]
                 per_dst = h_dst @ a.weight[:, d:].T + a.bias + last.bias @ a_x.T
-                beta = edge_softmax(sub, self.att[1:](r @ (a_x @ last.weight).T + per_dst[dst]))
+                beta = edge_softmax(sub, self.att[1:](r @ (a_x @ last.weight).T + per_dst.index_select(0, dst)))
             else:
                 beta = (1.0 / deg.clamp(min=1).to(r.dtype))[dst].unsqueeze(1)
             sub.edata["m"] = r * beta
