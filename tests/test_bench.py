@@ -33,7 +33,7 @@ def bench_dir(tmp_path_factory):
                    "dataset.tightness.max_degree=5", "--json", str(out / "prep_capped.json")])
         epoch.main(["--interactions", "20000", "40000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "epoch.json")])
-        train.main(["--models", "bpr", "lightgcn", "gcfa", "--batch", "256", "--max-batches", "2", "--repeats", "1",
+        train.main(["--models", "bpr", "lightgcn", "gcfa", "gcfa_topk", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "train.json"), "--data", *SMALL])
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
                        "--json", str(out / "evaluate.json")])
@@ -65,12 +65,14 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
 
 def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
     t = json.loads((bench_dir / "train.json").read_text())
-    assert set(t["models"]) == {"bpr", "lightgcn", "gcfa"}
+    assert set(t["models"]) == {"bpr", "lightgcn", "gcfa", "gcfa_topk"}
     for r in t["models"].values():
         assert r["seconds_per_epoch"] > 0 and r["peak_rss_gb"] > 0.1
         assert r["pairs_per_second"] == pytest.approx(t["train_edges"] / r["seconds_per_epoch"], rel=0.01)
     assert t["gcfa_over_lightgcn"] == pytest.approx(t["models"]["gcfa"]["seconds_per_epoch"] /
                                                     t["models"]["lightgcn"]["seconds_per_epoch"], rel=0.01)
+    assert t["gcfa_topk_over_lightgcn"] == pytest.approx(t["models"]["gcfa_topk"]["seconds_per_epoch"] /
+                                                         t["models"]["lightgcn"]["seconds_per_epoch"], rel=0.01)
 
 
 def test_evaluation_benchmark_compares_with_the_dense_reference(bench_dir):
@@ -91,7 +93,7 @@ def test_optimisations_time_both_code_paths(bench_dir):
     changes = [c["change"] for c in o["cases"]]
     assert changes == ["LightGCN training step", "GC-MC training step", "GCFA training step", "GCFA training step",
                        "GCFA training step", "GCFA training step", "GCFA training batches", "full-ranking evaluation", "full-ranking evaluation",
-                       "similarity edges"]
+                       "similarity edges", "top-k sampling of training batches"]
     for c in o["cases"]:
         assert c["before_seconds"] > 0 and c["after_seconds"] > 0
         assert c["speedup"] == pytest.approx(c["before_seconds"] / c["after_seconds"], rel=0.02)

@@ -22,7 +22,11 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
 - deterministic kernels (a correctness change, not a speed-up): a GCFA step with
   `torch.use_deterministic_algorithms` off against on;
 - sampling in a DataLoader worker: GCFA batches through the entry point with
-  `sampler.num_workers` 0 against 1 (child processes, `--max-batches` batches each).
+  `sampler.num_workers` 0 against 1 (child processes, `--max-batches` batches each);
+- top-k sampling of training batches (their own edges excluded): each seed's k tightest selected
+  again from all its in-edges (select_topk widened by the most exclusions of any node, excluded
+  edges removed, select_topk again) against ranked once and refilled from cached spares; the
+  blocks of 10 GCFA training batches.
 ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size. `--cases gcfa ...` measures
 only those cases and keeps the other rows of the existing `--json` file; each row records the
 torch threads it ran with.
@@ -304,10 +308,70 @@ def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
                 f"{label}, batch {batch}, {max_batches} batches through the entry point")
 
 
+def topk_reselect(self, g, seeds, fanout, exclude_eids=None):
+    """The old top-k block: the seeds' k tightest selected again from all their in-edges."""
+    import dgl
+
+    if exclude_eids is None:
+        frontier = dgl.sampling.select_topk(g, fanout, self.weight, nodes=seeds)
+    else:
+        exclude = {g.to_canonical_etype(k): v for k, v in exclude_eids.items() if len(v)}
+        widened = dict(fanout)
+        for et, eids in exclude.items():
+            if fanout[et] >= 0:
+                _, dst = g.find_edges(eids, etype=et)
+                widened[et] = fanout[et] + int(torch.bincount(dst).max())
+        frontier = dgl.sampling.select_topk(g, widened, self.weight, nodes=seeds)
+        for et in frontier.canonical_etypes:
+            frontier.edges[et].data["_parent_eid"] = frontier.edges[et].data[dgl.EID]
+        for et, eids in exclude.items():
+            parent = frontier.edges[et].data[dgl.EID]
+            drop = torch.nonzero(torch.isin(parent, eids.to(parent.dtype))).squeeze(1)
+            if len(drop):
+                frontier.remove_edges(drop, etype=et)
+        frontier = dgl.sampling.select_topk(frontier, fanout, self.weight, nodes=seeds)
+        for et in frontier.canonical_etypes:
+            frontier.edges[et].data[dgl.EID] = frontier.edges[et].data.pop("_parent_eid")
+    eids = frontier.edata[dgl.EID]
+    block = dgl.to_block(frontier, seeds)
+    block.edata[dgl.EID] = eids
+    return block
+
+
+def topk_case(repeats: int, batch: int, batches: int = 10) -> dict:
+    from gcfa_dgl import trainer as T
+    from gcfa_dgl.bench.profile import compose
+    from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader
+
+    overrides, label = _data()
+    cfg = compose(["experiment=table1_ml1m", *overrides, "model=gcfa", f"sampler.batch_size={batch}", "sampler=topk"])
+    data = T.load_data(cfg)
+    T.seed_all(cfg.seed)
+    g = data.graph
+    sampler = T.make_sampler(cfg, data, T.build_model(cfg, data), train=True)
+    calls: list[tuple] = []  # what the edge loader asks of the sampler: seeds and excluded edges
+    sample_blocks = sampler.sample_blocks
+    sampler.sample_blocks = lambda g, seeds, exclude_eids=None: (calls.append((seeds, exclude_eids)),
+                                                                  sample_blocks(g, seeds, exclude_eids))[1]
+    it = iter(edge_loader(g, torch.arange(g.num_edges("rates")), sampler, VideoNegativeSampler(1), batch))
+    for _ in range(batches):
+        next(it)
+    del sampler.sample_blocks
+
+    def sample_all() -> None:
+        for seeds, exclude in calls:
+            sampler.sample_blocks(g, seeds, exclude)
+
+    before = swapped(ImportanceSampler, "_topk_block", topk_reselect, sample_all)
+    t = interleaved_medians({"before": before, "after": sample_all}, repeats)
+    return pair("top-k sampling of training batches", "reselect from all in-edges", "rank once, refill from spares",
+                t, f"{label}, batch {batch}, the blocks of {batches} GCFA training batches, own edges excluded")
+
+
 # Each case and the `change` of its rows, in the order of the table.
 CASES = {"lightgcn": "LightGCN training step", "gcmc": "GC-MC training step", "gcfa": "GCFA training step",
          "workers": "GCFA training batches", "evaluation": "full-ranking evaluation",
-         "similarity": "similarity edges"}
+         "similarity": "similarity edges", "topk": "top-k sampling of training batches"}
 
 
 def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40,
@@ -320,6 +384,7 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
         "workers": lambda: [workers_case(repeats, batch, max_batches)],
         "evaluation": lambda: evaluation_case(repeats),
         "similarity": lambda: similarity_case(repeats, similarity_sizes),
+        "topk": lambda: [topk_case(repeats, batch)],
     }
     kept = (earlier or {}).get("cases", [])
     old = (earlier or {}).get("commit") or "unknown"  # rows of a file written before rows had a stamp
