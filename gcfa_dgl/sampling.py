@@ -93,8 +93,10 @@ class ImportanceSampler(BlockSampler):
 
     def layer(self, i: int) -> ImportanceSampler:
         """A one-layer sampler with layer i's fanout and the same settings (layer-wise inference)."""
-        return ImportanceSampler([self.fanouts[i]], mode=self.mode, alpha=self.alpha, weight=self.weight,
-                                 deterministic=self.deterministic)
+        one = ImportanceSampler([self.fanouts[i]], mode=self.mode, alpha=self.alpha, weight=self.weight,
+                                deterministic=self.deterministic)
+        one._topk_graphs = self._topk_graphs  # the same graph's ranked top-k lists serve every layer
+        return one
 
     def prepare(self, g: dgl.DGLGraph) -> dgl.DGLGraph:
         """Add the sampling probability tightness ** alpha to every edge type (once per graph)."""
@@ -123,7 +125,10 @@ class ImportanceSampler(BlockSampler):
             missing = [et for et in g.canonical_etypes if self.prob_key not in g.edges[et].data]
             if missing:
                 raise KeyError(f"edge feature {self.prob_key!r} missing on {missing}; call sampler.prepare(g)")
-        self._mapping, self._topk_graphs, self._graph = {}, {}, g
+        self._mapping, self._graph = {}, g
+        if self._topk_graphs.get("graph") is not g:  # the cache may be shared with layer samplers
+            self._topk_graphs.clear()
+            self._topk_graphs["graph"] = g
         self._fanouts = [self._fanout(g, f) for f in self.fanouts]
 
     def sample_blocks(self, g, seed_nodes, exclude_eids=None):

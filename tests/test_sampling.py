@@ -272,3 +272,18 @@ def test_sampler_benchmark_runs_on_a_small_graph(tmp_path, monkeypatch):
     res = bench.run([5, 5], batch=256, batches=3, repeats=1)
     assert set(res["ratio_vs_dgl"]) >= {"ImportanceSampler weighted", "ImportanceSampler topk"}
     assert all(v > 0 for v in res["seeds_per_second"].values())
+
+
+def test_layer_samplers_share_the_ranked_topk_lists():
+    g = random_graph(7)
+    s = ImportanceSampler([3, 3], mode="topk")
+    seeds = {"user": torch.arange(43), "video": torch.arange(30)}
+    s.layer(0).sample(g, seeds)
+    cached = {k: v for k, v in s._topk_graphs.items() if k != "graph"}
+    assert len(cached) == 1  # built by the first layer sampler, kept by the parent
+    s.layer(1).sample(g, seeds)
+    assert {k: v for k, v in s._topk_graphs.items() if k != "graph"} == cached
+    # Another graph resets the shared cache rather than reusing lists of the first.
+    h = random_graph(8)
+    s.layer(0).sample(h, seeds)
+    assert s._topk_graphs["graph"] is h and all(v is not cached[k] for k, v in s._topk_graphs.items() if k in cached)
