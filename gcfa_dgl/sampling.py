@@ -132,7 +132,8 @@ class ImportanceSampler(BlockSampler):
         self._fanouts = [self._fanout(g, f) for f in self.fanouts]
 
     def sample_blocks(self, g, seed_nodes, exclude_eids=None):
-        if g is not self._graph:
+        # A layer sampler sharing the top-k cache may have rebuilt it for another graph.
+        if g is not self._graph or self._topk_graphs.get("graph") is not g:
             self._bind(g)
         threads = dgl_threads()
         if not self.deterministic or threads == 1:
@@ -163,8 +164,8 @@ class ImportanceSampler(BlockSampler):
     def _topk_cache(self, g, fanout) -> tuple[dict, dgl.DGLGraph, dict, dict]:
         """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties:
         smaller edge id first), cut at k + `spare` and stored as CSR over destination nodes; and
-        the subgraph of every node's first k, with the parent's edge features, for the fused
-        kernel. The spares stand in for a batch's excluded edges."""
+        the subgraph of every node's first k, with the parent's edge ids, for the fused kernel.
+        The spares stand in for a batch's excluded edges."""
         key = tuple(sorted((et, k) for et, k in fanout.items()))
         if key in self._topk_graphs:
             return self._topk_graphs[key]
@@ -196,7 +197,6 @@ class ImportanceSampler(BlockSampler):
         sub = dgl.heterograph({et: e[:2] for et, e in top_edges.items()},
                               num_nodes_dict={nt: g.num_nodes(nt) for nt in g.ntypes}, idtype=g.idtype)
         for et, e in top_edges.items():
-            sub.edges[et].data.update({name: x[e[2]] for name, x in g.edges[et].data.items()})
             sub.edges[et].data["_parent_eid"] = e[2]
         local = {nt: torch.full((g.num_nodes(nt),), -1, dtype=torch.int64) for nt in g.ntypes}
         self._topk_graphs[key] = (lists, sub, {}, local)
@@ -223,13 +223,14 @@ class ImportanceSampler(BlockSampler):
             hit = hit[hit >= 0]  # excluded edges within their node's list
             hit_dst = lst["dst"][hit]
             in_sub = lst["sub_eid"][hit]
-            sub_exclude[et] = in_sub[in_sub >= 0]
+            sub_exclude[et] = in_sub[in_sub >= 0].to(sub.idtype)
             s = seeds.get(et[2]) if isinstance(seeds, Mapping) else seeds
             if lst["k"] > 0 and s is not None and len(s) and len(sub_exclude[et]):
                 refill[et] = self._refill(g, et, lst, s, hit, hit_dst[in_sub >= 0], ex)
         block = sub.sample_neighbors_fused(seeds, -1, exclude_edges=sub_exclude or None, mapping=mapping)
-        for et in block.canonical_etypes:
-            block.edges[et].data[dgl.EID] = block.edges[et].data.pop("_parent_eid")
+        eids = [block.edges[et].data["_parent_eid"] for et in g.canonical_etypes]
+        frames = dgl.utils.extract_edge_subframes(g, eids)  # the graph's features, as lazy slices
+        dgl.utils.set_new_frames(block, edge_frames=[frames[g.get_etype_id(et)] for et in block.canonical_etypes])
         if any(len(e[2]) for e in refill.values()):
             block = _extend_block(g, block, refill, local)
         return block

@@ -287,3 +287,45 @@ def test_layer_samplers_share_the_ranked_topk_lists():
     h = random_graph(8)
     s.layer(0).sample(h, seeds)
     assert s._topk_graphs["graph"] is h and all(v is not cached[k] for k, v in s._topk_graphs.items() if k in cached)
+
+
+def topk_sets(g, blocks, et):
+    b = blocks[0]
+    _, dst = b.edges(etype=et)
+    got = {}
+    for e, d in zip(b.edges[et].data[dgl.EID].tolist(), b.dstdata[dgl.NID][et[2]][dst].tolist()):
+        got.setdefault(d, set()).add(e)
+    return got
+
+
+def test_topk_cache_follows_the_graph_across_shared_layer_samplers():
+    g, h = random_graph(0), random_graph(8)
+    seeds = {"user": torch.arange(43), "video": torch.arange(30)}
+    s = ImportanceSampler([3], mode="topk")
+    s.sample(g, seeds)
+    s.layer(0).sample(h, seeds)  # rebuilds the shared cache for h
+    got = topk_sets(g, s.sample(g, seeds)[2], RATES)
+    want = brute_force_topk(g, RATES, seeds["video"], 3, set())
+    assert {v: got.get(v, set()) for v in want} == want
+
+
+def test_topk_on_an_int32_graph_with_exclusions():
+    g = random_graph(10, n_edges=500).int()
+    seeds = {"user": torch.arange(43, dtype=torch.int32), "video": torch.arange(30, dtype=torch.int32)}
+    batch = torch.arange(0, 200, 3, dtype=torch.int32)
+    _, _, blocks = ImportanceSampler([3], mode="topk").sample(g, seeds, exclude_eids={RATES: batch, RATED_BY: batch})
+    got = topk_sets(g, blocks, RATES)
+    want = brute_force_topk(g, RATES, seeds["video"], 3, set(batch.tolist()))
+    assert {v: got.get(v, set()) for v in want} == want
+
+
+@pytest.mark.parametrize("exclude", [True, False])
+def test_topk_blocks_read_the_graphs_current_edge_features(exclude):
+    g = random_graph(11)
+    seeds = {"user": torch.arange(43), "video": torch.arange(30)}
+    s = ImportanceSampler([3], mode="topk")
+    ex = {RATES: torch.arange(0, 200, 2), RATED_BY: torch.arange(0, 200, 2)} if exclude else None
+    s.sample(g, seeds, exclude_eids=ex)
+    g.edges[RATES].data["extra"] = torch.arange(g.num_edges(RATES), dtype=torch.float32)
+    b = s.sample(g, seeds, exclude_eids=ex)[2][0]
+    assert torch.equal(b.edges[RATES].data["extra"], b.edges[RATES].data[dgl.EID].float())
