@@ -175,11 +175,8 @@ class ImportanceSampler(BlockSampler):
             if k == 0:
                 continue
             src, dst, eid = g.edges(form="all", order="eid", etype=et)
-            order = torch.sort(g.edges[et].data[self.weight], descending=True, stable=True).indices
-            order = order[torch.sort(dst[order], stable=True).indices]
+            order, rank = _ranked(dst, g.edges[et].data[self.weight])
             degree = g.in_degrees(etype=et)
-            first = torch.cumsum(degree, 0) - degree
-            rank = torch.arange(len(order)) - first[dst[order]]
             if k > 0:
                 order, rank = order[rank < k + self.spare], rank[rank < k + self.spare]
             kept = torch.bincount(dst[order], minlength=len(degree))
@@ -265,15 +262,26 @@ class ImportanceSampler(BlockSampler):
         src, dst, eid = g.in_edges(nodes, form="all", etype=et)
         ok = ~torch.isin(eid, exclude.to(eid.dtype))
         src, dst, eid = src[ok], dst[ok], eid[ok]
-        order = torch.argsort(eid)
-        order = order[torch.sort(g.edges[et].data[self.weight][eid[order]], descending=True, stable=True).indices]
-        order = order[torch.sort(dst[order], stable=True).indices]
-        src, dst, eid = src[order], dst[order], eid[order]
-        new = torch.ones(len(dst), dtype=torch.bool)
-        new[1:] = dst[1:] != dst[:-1]
-        starts = torch.nonzero(new).squeeze(1)
-        top = torch.arange(len(dst)) - starts[torch.cumsum(new, 0) - 1] < k
+        order, rank = _ranked(dst, g.edges[et].data[self.weight][eid], eid)
+        top = order[rank < k]
         return src[top], dst[top], eid[top]
+
+
+def _ranked(dst: torch.Tensor, weight: torch.Tensor, eid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The order that groups edges by destination, tightest first, ties to the smaller edge id
+    (`eid`; None: the edges are given in edge-id order), and each edge's rank in its group, in
+    that order."""
+    if eid is None:
+        order = torch.sort(weight, descending=True, stable=True).indices
+    else:
+        by_id = torch.argsort(eid)
+        order = by_id[torch.sort(weight[by_id], descending=True, stable=True).indices]
+    order = order[torch.sort(dst[order], stable=True).indices]
+    d = dst[order]
+    new = torch.ones(len(d), dtype=torch.bool)
+    new[1:] = d[1:] != d[:-1]
+    starts = torch.nonzero(new).squeeze(1)
+    return order, torch.arange(len(d)) - starts[torch.cumsum(new, 0) - 1]
 
 
 def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,35 +298,26 @@ def _extend_block(g, block, extra: dict, local: dict[str, torch.Tensor]) -> dgl.
     `local` holds one all -1 array per node type, used as a global-to-local map and reset.
     """
     src_nid = dict(block.srcdata[dgl.NID]) if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
-    new_src = {}
-    for nt, nids in src_nid.items():
-        cand = [e[0] for et, e in extra.items() if et[0] == nt]
-        if cand:
-            local[nt][nids] = torch.arange(len(nids))
-            cand = torch.cat(cand)
-            new_src[nt] = torch.unique(cand[local[nt][cand] < 0])
-            local[nt][nids] = -1
+    nids = {}  # every node type's sources: the block's, then the new ones the extra edges bring
+    for nt, old in src_nid.items():
+        local[nt][old] = torch.arange(len(old))
+        cand = torch.cat([old[:0], *(e[0] for et, e in extra.items() if et[0] == nt)])
+        new = torch.unique(cand[local[nt][cand] < 0])
+        local[nt][new] = torch.arange(len(old), len(old) + len(new))
+        nids[nt] = torch.cat([old, new])
     data, eids = {}, []
     for et in g.canonical_etypes:
-        s_t, _, d_t = et
         src, dst = block.edges(etype=et)
         eid = block.edges[et].data[dgl.EID]
-        if et in extra:
+        if et in extra:  # a block's sources start with its destinations, so one map serves both
             x_src, x_dst, x_eid = extra[et]
-            nids, new = src_nid[s_t], new_src[s_t]
-            local[s_t][nids] = torch.arange(len(nids))
-            local[s_t][new] = torch.arange(len(nids), len(nids) + len(new))
-            x_src = local[s_t][x_src]
-            local[s_t][nids] = -1
-            local[s_t][new] = -1
-            dst_nids = src_nid[d_t][: block.num_dst_nodes(d_t)]  # a block's sources start with its dsts
-            local[d_t][dst_nids] = torch.arange(len(dst_nids))
-            x_dst = local[d_t][x_dst]
-            local[d_t][dst_nids] = -1
-            src, dst, eid = torch.cat([src, x_src]), torch.cat([dst, x_dst]), torch.cat([eid, x_eid])
+            src = torch.cat([src, local[et[0]][x_src]])
+            dst = torch.cat([dst, local[et[2]][x_dst]])
+            eid = torch.cat([eid, x_eid])
         data[et] = (src, dst)
         eids.append(eid)
-    nids = {nt: torch.cat([v, new_src[nt]]) if nt in new_src else v for nt, v in src_nid.items()}
+    for nt, v in nids.items():
+        local[nt][v] = -1
     out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
                            num_dst_nodes={nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, idtype=g.idtype)
     frames = dgl.utils.extract_edge_subframes(g, eids)  # lazy slices, as DGL's own samplers give
