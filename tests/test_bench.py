@@ -134,12 +134,15 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
 
 
 def test_peak_rss_helpers_see_an_allocation(tmp_path):
+    import mmap
+
     import numpy as np
 
-    with common.PeakRSS() as peak:
-        a = np.ones(40 * 2**20 // 8)  # 40 MiB, touched
+    # 40 MiB of fresh anonymous pages, touched: a heap allocation could reuse memory that earlier
+    # tests freed but the process still holds, and then resident memory would not grow.
+    with common.PeakRSS() as peak, mmap.mmap(-1, 40 * 2**20) as m:
+        np.frombuffer(m, dtype=np.uint8)[:] = 1
         time.sleep(0.5)  # held long enough for the 2 ms poller to run even on a busy machine
-        del a
     assert peak.peak_gb * 1024 > 30
     r = common.run_child([sys.executable, "-c", "import numpy as np; a = np.ones(300 * 2**20 // 8); print(a.sum())"])
     assert r["peak_rss_gb"] > 0.28 and r["stdout"].strip()
