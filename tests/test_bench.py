@@ -33,6 +33,8 @@ def bench_dir(tmp_path_factory):
                    "dataset.tightness.max_degree=5", "--json", str(out / "prep_capped.json")])
         epoch.main(["--interactions", "20000", "40000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "epoch.json")])
+        epoch.main(["--interactions", "20000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
+                    "--model", "gcfa_topk", "--json", str(out / "epoch_topk.json")])
         train.main(["--models", "bpr", "lightgcn", "gcfa", "gcfa_topk", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "train.json"), "--data", *SMALL])
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
@@ -61,6 +63,9 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     assert set(e["exponent"]) == {"seconds_per_epoch", "peak_rss_gb", "seconds_per_batch", "sampled_edges_per_batch"}
     # what a batch touched, read from the runs' timing.json: GCFA's two sampled layers
     assert all(r["sampled_edges_per_batch"] > r["input_nodes_per_batch"] > 0 for r in e["sizes"])
+    topk = json.loads((bench_dir / "epoch_topk.json").read_text())
+    assert e["model"] == "gcfa" and topk["model"] == "gcfa_topk" and len(topk["sizes"]) == 1
+    assert topk["sizes"][0]["sampled_edges_per_batch"] > topk["sizes"][0]["input_nodes_per_batch"] > 0
 
 
 def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
@@ -182,3 +187,26 @@ def test_report_renders_the_concurrent_runs_section(tmp_path):
     assert "## Two runs at once" in text
     assert "| two runs at once, default threads | 2.500 | 3,277 | ×0.40 |" in text
     assert "Not measured (no docs/bench/ddp.json)" in text
+
+
+def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
+    """With epoch.json and epoch_topk.json, the scaling section has one table per sampler and the
+    plot one series each."""
+    bench = tmp_path / "json"
+    bench.mkdir()
+
+    def rows(t):
+        return [{"interactions": n, "train_edges": n, "batches_per_epoch": n // 1000, "seconds_per_batch": t * i,
+                 "seconds_per_epoch": t * i * n / 1000, "input_nodes_per_batch": 10 * i,
+                 "sampled_edges_per_batch": 100 * i, "peak_rss_gb": 1.0 * i} for i, n in ((1, 1000), (2, 2000))]
+
+    ex = {"seconds_per_epoch": 2.0, "peak_rss_gb": 1.0, "seconds_per_batch": 1.0, "sampled_edges_per_batch": 1.0}
+    for name, model, t in (("epoch", "gcfa", 0.5), ("epoch_topk", "gcfa_topk", 0.25)):
+        (bench / f"{name}.json").write_text(json.dumps({"model": model, "batch": 64, "max_batches": 5, "repeats": 3,
+                                                        "cores": 2, "sizes": rows(t), "exponent": ex}))
+    text = report.render(bench, tmp_path / "img")
+    section = text.split("## Scaling from 1M to 20M interactions", 1)[1].split("\n## ", 1)[0]
+    assert "GCFA with the weighted sampler" in section and "`python -m gcfa_dgl.bench.epoch --model gcfa_topk`" in section
+    assert "| 2,000 | 2,000 | 0.500 |" in section and "| 2,000 | 2,000 | 1.000 |" in section
+    assert section.count("Fitted exponent: **time 2.00, memory 1.00**") == 2
+    assert (tmp_path / "img" / "bench_scaling.png").exists()

@@ -1,7 +1,8 @@
 """How one GCFA training epoch grows with the data: synthetic 1M, 5M and 20M interactions.
 
     python -m gcfa_dgl.bench.epoch [--interactions 1000000 5000000 20000000] [--batch 4096]
-                                   [--max-batches 50] [--repeats 3] [--synthetic-overrides k=v ...] [--json f]
+                                   [--max-batches 50] [--repeats 3] [--model gcfa|gcfa_topk]
+                                   [--synthetic-overrides k=v ...] [--json f]
 
 The synthetic datasets of `bench.prep` (1 user per 100 and 1 video per 1,000 interactions),
 prepared first if needed. Each measurement is a child process of the real entry point (GCFA,
@@ -11,6 +12,8 @@ with the graph. Each row also records what an average batch touched (input nodes
 block edges), which shows whether a batch costs more on a larger graph. Peak RSS is the child's
 (loading, training, its final sampled evaluation).
 Median of `--repeats` (RSS: maximum); the fitted exponents over sizes are the figures of merit.
+`--model gcfa_topk` measures GCFA with `sampler=topk` (the k tightest neighbours, from lists
+ranked once per graph) instead of the default weighted sampler.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from gcfa_dgl.bench.train import train_edges, train_once
 from gcfa_dgl.distributed import usable_cores
 
 
-def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_overrides: list[str] | None = None) -> dict:
+def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_overrides: list[str] | None = None,
+        model: str = "gcfa") -> dict:
     extra = list(synthetic_overrides or [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-epoch-") as tmp:
@@ -36,7 +40,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
             runs = []
             for i in range(repeats):
                 out = Path(tmp) / f"{n}_{i}"
-                runs.append(train_once("gcfa", synthetic(n) + extra, batch, max_batches, out, experiment="table1"))
+                runs.append(train_once(model, synthetic(n) + extra, batch, max_batches, out, experiment="table1"))
                 print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
             n_train = train_edges(out)
             batches = math.ceil(n_train / batch)
@@ -55,7 +59,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3),
                "seconds_per_batch": round(loglog_slope(x, [r["seconds_per_batch"] for r in rows]), 3),
                "sampled_edges_per_batch": round(loglog_slope(x, [r["sampled_edges_per_batch"] for r in rows]), 3)}
-    return {"model": "gcfa", "batch": batch, "max_batches": max_batches, "repeats": repeats,
+    return {"model": model, "batch": batch, "max_batches": max_batches, "repeats": repeats,
             "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
 
 
@@ -66,10 +70,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--max-batches", type=int, default=50)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--synthetic-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    p.add_argument("--model", choices=["gcfa", "gcfa_topk"], default="gcfa")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides)
-    print(f"GCFA, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
+    res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides, a.model)
+    print(f"{a.model}, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
     print("| interactions | s / batch | s / epoch | sampled edges / batch | peak RSS |\n|---:|---:|---:|---:|---:|")
     for r in res["sizes"]:
         print(f"| {r['interactions']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "

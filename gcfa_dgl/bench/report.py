@@ -34,7 +34,11 @@ def _overrides(d: dict) -> str:
     return f", {' '.join(extra)}" if extra else ""
 
 
-def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path, capped: dict | None = None) -> str | None:
+def _sampler_label(ep: dict) -> str:
+    return "sampler=topk" if ep.get("model") == "gcfa_topk" else "weighted sampler"
+
+
+def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict | None = None) -> str | None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,18 +50,23 @@ def _scaling_plot(prep: dict | None, epoch: dict | None, img: Path, capped: dict
             x = [r["interactions"] for r in p["synthetic"]]
             series.append((f"make data{_overrides(p)}", x, [r["seconds"] for r in p["synthetic"]],
                            [r["peak_rss_gb"] for r in p["synthetic"]], p.get("exponent", {})))
-    if epoch and epoch.get("sizes"):
+    for epoch in epochs:
+        if not epoch.get("sizes"):
+            continue
         x = [r["interactions"] for r in epoch["sizes"]]
         ex = epoch.get("exponent", {})
-        series.append((f"GCFA epoch{_overrides(epoch)}", x, [r["seconds_per_epoch"] for r in epoch["sizes"]],
-                       [r["peak_rss_gb"] for r in epoch["sizes"]],
+        series.append((f"GCFA epoch, {_sampler_label(epoch)}{_overrides(epoch)}", x,
+                       [r["seconds_per_epoch"] for r in epoch["sizes"]], [r["peak_rss_gb"] for r in epoch["sizes"]],
                        {"seconds": ex.get("seconds_per_epoch"), "peak_rss_gb": ex.get("peak_rss_gb")}))
     if not series:
         return None
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    def label(name: str, b: float | None) -> str:  # one size has no fitted exponent
+        return name if b is None else f"{name} (exponent {b:.2f})"
+
     for name, x, t, m, ex in series:
-        a.plot(x, t, marker="o", label=f"{name} (exponent {ex.get('seconds', float('nan')):.2f})")
-        b.plot(x, m, marker="o", label=f"{name} (exponent {ex.get('peak_rss_gb', float('nan')):.2f})")
+        a.plot(x, t, marker="o", label=label(name, ex.get("seconds")))
+        b.plot(x, m, marker="o", label=label(name, ex.get("peak_rss_gb")))
     for ax, label in ((a, "seconds"), (b, "peak RSS (GB)")):
         ax.set(xscale="log", yscale="log", xlabel="interactions (synthetic)", ylabel=label)
         ax.grid(True, which="both", alpha=0.3)
@@ -145,30 +154,33 @@ def _evaluation(e: dict | None) -> list[str]:
     return out
 
 
-def _epoch(ep: dict | None, plot: str | None) -> list[str]:
+def _epoch(epochs: list[dict], plot: str | None) -> list[str]:
     out = ["## Scaling from 1M to 20M interactions", ""]
     if plot:
         out += [f"![time and memory against interactions]({plot})", ""]
-    if not ep:
+    if not epochs:
         return [*out, "Epoch scaling not measured (no docs/bench/epoch.json).", ""]
-    extra = ep.get("synthetic_overrides") or []
-    out += [f"`python -m gcfa_dgl.bench.epoch`: GCFA, batch {ep['batch']}, {ep['max_batches']} batches timed and "
-            f"scaled to the epoch, median of {ep['repeats']}; peak RSS of the training process"
-            + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
-            "| interactions | training pairs | s / batch | s / epoch | input nodes / batch | sampled edges / batch "
-            "| peak RSS |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in ep["sizes"]:
-        work = (f"{r['input_nodes_per_batch']:,} | {r['sampled_edges_per_batch']:,}"
-                if "sampled_edges_per_batch" in r else "– | –")
-        out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
-                   f"{r['seconds_per_epoch']:.0f} | {work} | {r['peak_rss_gb']:.2f} GB |")
-    if ep.get("exponent"):
-        x = ep["exponent"]
-        out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
-        if "sampled_edges_per_batch" in x:
-            out.append(f"Per batch: time {x['seconds_per_batch']:.2f}, sampled edges {x['sampled_edges_per_batch']:.2f} "
-                       "(a per-batch exponent of 0 makes the epoch linear).")
-    return [*out, ""]
+    for ep in epochs:
+        extra = ep.get("synthetic_overrides") or []
+        flag = " --model gcfa_topk" if ep.get("model") == "gcfa_topk" else ""
+        out += [f"`python -m gcfa_dgl.bench.epoch{flag}`: GCFA with the {_sampler_label(ep)}, batch {ep['batch']}, "
+                f"{ep['max_batches']} batches timed and scaled to the epoch, median of {ep['repeats']}; peak RSS of "
+                "the training process" + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
+                "| interactions | training pairs | s / batch | s / epoch | input nodes / batch | sampled edges / batch "
+                "| peak RSS |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in ep["sizes"]:
+            work = (f"{r['input_nodes_per_batch']:,} | {r['sampled_edges_per_batch']:,}"
+                    if "sampled_edges_per_batch" in r else "– | –")
+            out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
+                       f"{r['seconds_per_epoch']:.0f} | {work} | {r['peak_rss_gb']:.2f} GB |")
+        if ep.get("exponent"):
+            x = ep["exponent"]
+            out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
+            if "sampled_edges_per_batch" in x:
+                out.append(f"Per batch: time {x['seconds_per_batch']:.2f}, sampled edges "
+                           f"{x['sampled_edges_per_batch']:.2f} (a per-batch exponent of 0 makes the epoch linear).")
+        out.append("")
+    return out
 
 
 def _profile(p: dict | None) -> list[str]:
@@ -230,20 +242,21 @@ def _concurrent(c: dict | None) -> list[str]:
 
 
 def render(bench: Path, img: Path) -> str:
-    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "profile", "optimisations", "ddp",
-             "concurrent")
+    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "epoch_topk", "profile",
+             "optimisations", "ddp", "concurrent")
     data = {n: _load(bench, n) for n in names}
     cores = sorted({d["cores"] for d in data.values() if d and "cores" in d})
     where = (f"{cores[0]} core(s) available to each benchmark process" if len(cores) == 1 else
              f"{' or '.join(map(str, cores))} cores available to a benchmark process (each JSON file records its own)")
-    plot = _scaling_plot(data["prep"], data["epoch"], img, data["prep_capped"])
+    epochs = [e for e in (data["epoch"], data["epoch_topk"]) if e]
+    plot = _scaling_plot(data["prep"], epochs, img, data["prep_capped"])
     lines = [BEGIN, "", f"Written by `make bench-report` at commit `{git_commit()}` from the JSON files of `make bench` "
              "(each section names the commit it was measured at); "
              f"{where}. Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
     lines += _prep(data["prep"])
     lines += _prep(data["prep_capped"], "## Preparation with a smaller similarity cap", "prep_capped")
     lines += _sampler(data["sampler"]) + _train(data["train"])
-    lines += _evaluation(data["evaluate"]) + _epoch(data["epoch"], plot) + _profile(data["profile"])
+    lines += _evaluation(data["evaluate"]) + _epoch(epochs, plot) + _profile(data["profile"])
     lines += _optimisations(data["optimisations"]) + _ddp(data["ddp"]) + _concurrent(data["concurrent"])
     return "\n".join([*lines, END])
 
