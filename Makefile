@@ -19,7 +19,7 @@ help:
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
-	@echo "make bench            every benchmark (about 1.75 h on 2 cores): JSON in docs/bench/, docs/benchmarks.md"
+	@echo "make bench            every benchmark (about 2 h on 2 cores): JSON in docs/bench/, docs/benchmarks.md"
 	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, optimisations, ddp, concurrent; bench-report rewrites the page"
 
 install: $(VENV)/.installed

@@ -34,8 +34,10 @@ def _overrides(d: dict) -> str:
     return f", {' '.join(extra)}" if extra else ""
 
 
-def _sampler_label(ep: dict) -> str:
-    return "sampler=topk" if ep.get("model") == "gcfa_topk" else "weighted sampler"
+def _sampler_label(ep: dict, short: bool = False) -> str:
+    if ep.get("model") == "gcfa_topk":
+        return "top-k" if short else "top-k sampler (`sampler=topk`)"
+    return "weighted" if short else "weighted sampler"
 
 
 def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict | None = None) -> str | None:
@@ -43,6 +45,7 @@ def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     series = []
     for p in (prep, capped):
@@ -55,22 +58,26 @@ def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict
             continue
         x = [r["interactions"] for r in epoch["sizes"]]
         ex = epoch.get("exponent", {})
-        series.append((f"GCFA epoch, {_sampler_label(epoch)}{_overrides(epoch)}", x,
+        series.append((f"GCFA epoch, {_sampler_label(epoch, short=True)}{_overrides(epoch)}", x,
                        [r["seconds_per_epoch"] for r in epoch["sizes"]], [r["peak_rss_gb"] for r in epoch["sizes"]],
                        {"seconds": ex.get("seconds_per_epoch"), "peak_rss_gb": ex.get("peak_rss_gb")}))
     if not series:
         return None
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    def label(name: str, b: float | None) -> str:  # one size has no fitted exponent
+    def with_exponent(name: str, b: float | None) -> str:  # one size has no fitted exponent
         return name if b is None else f"{name} (exponent {b:.2f})"
 
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.2 + 0.25 * len(series)))
     for name, x, t, m, ex in series:
-        a.plot(x, t, marker="o", label=label(name, ex.get("seconds")))
-        b.plot(x, m, marker="o", label=label(name, ex.get("peak_rss_gb")))
-    for ax, label in ((a, "seconds"), (b, "peak RSS (GB)")):
-        ax.set(xscale="log", yscale="log", xlabel="interactions (synthetic)", ylabel=label)
+        a.plot(x, t, marker="o", label=with_exponent(name, ex.get("seconds")))
+        b.plot(x, m, marker="o", label=with_exponent(name, ex.get("peak_rss_gb")))
+    for ax, ylabel in ((a, "seconds"), (b, "peak RSS (GB)")):
+        ax.set(xscale="log", yscale="log", xlabel="interactions (synthetic)", ylabel=ylabel)
+        plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 6, not 6 x 10^0
+        lo, hi = ax.get_ylim()
+        ax.yaxis.set_major_formatter(plain)  # minor ticks labelled only where a decade has no major one
+        ax.yaxis.set_minor_formatter(plain if hi / lo < 30 else matplotlib.ticker.NullFormatter())
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: the lines stay visible
     a.set_title("time")
     b.set_title("memory")
     fig.tight_layout()
