@@ -4,7 +4,7 @@ For every layer and edge type, each seed node keeps at most `k` of its in-neighb
 relationship tightness (docs/sampling.md):
 
 - `weighted`: without replacement, with probability proportional to tightness ** alpha;
-- `topk`: the k tightest (ties to the smaller edge id); with a batch's edges excluded, the next
+- `topk`: the k tightest (ties in a fixed pseudo-random order of edge ids); with a batch's edges excluded, the next
   tightest take their place;
 - `uniform`: without replacement, uniformly (the control);
 - `full`: every neighbour (fanouts are ignored).
@@ -162,8 +162,8 @@ class ImportanceSampler(BlockSampler):
         return seed_nodes, output_nodes, blocks
 
     def _topk_cache(self, g, fanout) -> tuple[dict, dgl.DGLGraph, dict, dict]:
-        """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties:
-        smaller edge id first), cut at k + `spare` and stored as CSR over destination nodes; and
+        """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties in
+        the fixed pseudo-random order of `_tie_key`), cut at k + `spare` and stored as CSR over destination nodes; and
         the subgraph of every node's first k, with the parent's edge ids, for the fused kernel.
         The spares stand in for a batch's excluded edges."""
         key = tuple(sorted((et, k) for et, k in fanout.items()))
@@ -267,15 +267,23 @@ class ImportanceSampler(BlockSampler):
         return src[top], dst[top], eid[top]
 
 
+def _tie_key(eid: torch.Tensor) -> torch.Tensor:
+    """A fixed pseudo-random order of edge ids for breaking ties between equally tight edges: a
+    bijective 32-bit integer hash (xor-shift, odd multiply, twice), so distinct ids below 2**32
+    get distinct keys. Without it, ties would go by id, and on implicit data, where every
+    user-video edge is equally tight, every node would keep its lowest-numbered neighbours."""
+    x = eid.to(torch.int64) & 0xFFFFFFFF
+    x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
+    x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
+    return (x >> 16) ^ x
+
+
 def _ranked(dst: torch.Tensor, weight: torch.Tensor, eid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The order that groups edges by destination, tightest first, ties to the smaller edge id
-    (`eid`; None: the edges are given in edge-id order), and each edge's rank in its group, in
-    that order."""
-    if eid is None:
-        order = torch.sort(weight, descending=True, stable=True).indices
-    else:
-        by_id = torch.argsort(eid)
-        order = by_id[torch.sort(weight[by_id], descending=True, stable=True).indices]
+    """The order that groups edges by destination, tightest first, ties in `_tie_key` order of
+    their edge ids (`eid`; None: the edges are given in edge-id order), and each edge's rank in
+    its group, in that order."""
+    by_key = torch.argsort(_tie_key(torch.arange(len(dst)) if eid is None else eid))
+    order = by_key[torch.sort(weight[by_key], descending=True, stable=True).indices]
     order = order[torch.sort(dst[order], stable=True).indices]
     d = dst[order]
     new = torch.ones(len(d), dtype=torch.bool)

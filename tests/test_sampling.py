@@ -157,6 +157,20 @@ def test_batch_edges_never_inform_their_own_endpoints(mode, workers):
     assert seen == g.num_edges(RATES)
 
 
+def test_topk_ties_do_not_favour_low_ids():
+    """Implicit data makes every user-video edge equally tight: top-k must then not keep each
+    node's lowest-numbered neighbours, but a spread, the same on every call; with distinct
+    tightness it keeps the tightest."""
+    g = star_copies([1.0] * 200, 1)
+    s = ImportanceSampler([10], mode="topk")
+    picks = [set(s.sample(g, {"video": torch.tensor([0])})[2][0].edges[RATES].data[dgl.EID].tolist()) for _ in range(2)]
+    assert picks[0] == picks[1] and len(picks[0]) == 10
+    assert picks[0] != set(range(10)) and max(picks[0]) >= 100 and min(picks[0]) < 100
+    assert len({tie_hash(e) for e in range(5000)}) == 5000  # a bijection: ties never stay unbroken
+    g = star_copies([0.5] * 100 + [0.9, 0.8], 1)
+    assert set(s.sample(g, {"video": torch.tensor([0])})[2][0].edges[RATES].data[dgl.EID].tolist()) >= {100, 101}
+
+
 def test_topk_with_exclusion_refills_from_the_next_tightest():
     g = star_copies([0.9, 0.8, 0.1, 0.2], 1)
     s = ImportanceSampler([2], mode="topk")
@@ -164,13 +178,20 @@ def test_topk_with_exclusion_refills_from_the_next_tightest():
     assert set(blocks[0].edges[RATES].data[dgl.EID].tolist()) == {1, 3}
 
 
+def tie_hash(e: int) -> int:
+    """The documented tie order, written out in plain Python: a 32-bit integer hash of the edge id."""
+    for _ in range(2):
+        e = (((e >> 16) ^ e) * 0x45D9F3B) & 0xFFFFFFFF
+    return (e >> 16) ^ e
+
+
 def brute_force_topk(g, et, nodes, k, excluded):
-    """Per node, the k tightest in-edges not excluded, ties to the smaller edge id (plain Python)."""
+    """Per node, the k tightest in-edges not excluded, ties in `tie_hash` order (plain Python)."""
     src, dst, eids = (x.tolist() for x in g.edges(etype=et, form="all"))
     t = g.edges[et].data["tightness"].tolist()
     out = {}
     for v in nodes.tolist():
-        mine = sorted((e for e, d in zip(eids, dst) if d == v and e not in excluded), key=lambda e: (-t[e], e))
+        mine = sorted((e for e, d in zip(eids, dst) if d == v and e not in excluded), key=lambda e: (-t[e], tie_hash(e)))
         out[v] = set(mine if k < 0 else mine[:k])
     return out
 
