@@ -4,8 +4,8 @@ For every layer and edge type, each seed node keeps at most `k` of its in-neighb
 relationship tightness (docs/sampling.md):
 
 - `weighted`: without replacement, with probability proportional to tightness ** alpha;
-- `topk`: the k tightest (ties in a fixed pseudo-random order of edge ids); with a batch's edges excluded, the next
-  tightest take their place;
+- `topk`: the k tightest (ties in a fixed pseudo-random order of edge ids); with a batch's edges
+  excluded, the next tightest take their place;
 - `uniform`: without replacement, uniformly (the control);
 - `full`: every neighbour (fanouts are ignored).
 
@@ -163,9 +163,9 @@ class ImportanceSampler(BlockSampler):
 
     def _topk_cache(self, g, fanout) -> tuple[dict, dgl.DGLGraph, dict, dict]:
         """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties in
-        the fixed pseudo-random order of `_tie_key`), cut at k + `spare` and stored as CSR over destination nodes; and
-        the subgraph of every node's first k, with the parent's edge ids, for the fused kernel.
-        The spares stand in for a batch's excluded edges."""
+        the fixed pseudo-random order of `_tie_key`), cut at k + `spare` and stored as CSR over
+        destination nodes; and the subgraph of every node's first k, with the parent's edge ids,
+        for the fused kernel. The spares stand in for a batch's excluded edges."""
         key = tuple(sorted((et, k) for et, k in fanout.items()))
         if key in self._topk_graphs:
             return self._topk_graphs[key]
@@ -226,11 +226,9 @@ class ImportanceSampler(BlockSampler):
                 refill[et] = self._refill(g, et, lst, s, hit, hit_dst[in_sub >= 0], ex)
         block = sub.sample_neighbors_fused(seeds, -1, exclude_edges=sub_exclude or None, mapping=mapping)
         eids = [block.edges[et].data["_parent_eid"] for et in g.canonical_etypes]
-        frames = dgl.utils.extract_edge_subframes(g, eids)  # the graph's features, as lazy slices
-        dgl.utils.set_new_frames(block, edge_frames=[frames[g.get_etype_id(et)] for et in block.canonical_etypes])
         if any(len(e[2]) for e in refill.values()):
-            block = _extend_block(g, block, refill, local)
-        return block
+            return _extend_block(g, block, eids, refill, local)
+        return _with_edge_frames(g, block, eids)
 
     def _refill(self, g, et, lst, seeds, hit, lost, exclude):
         """Edges that replace the excluded ones among the k of the seeds in `lost` (the rows that
@@ -299,9 +297,18 @@ def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torc
     return torch.arange(len(group)) - first[group] + start[group], group
 
 
-def _extend_block(g, block, extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
-    """`block` plus the edges `extra[etype] = (src, dst, parent eid)` (global ids; every dst is
-    one of the block's) whose sources it may lack; edge features are taken lazily from `g`.
+def _with_edge_frames(g, block: dgl.DGLGraph, eids: list[torch.Tensor]) -> dgl.DGLGraph:
+    """`block` with the edge features of `g` for its edges (`eids`: parent ids per edge type of
+    `g`), as lazy slices, as DGL's own samplers give them."""
+    frames = dgl.utils.extract_edge_subframes(g, eids)
+    dgl.utils.set_new_frames(block, edge_frames=[frames[g.get_etype_id(et)] for et in block.canonical_etypes])
+    return block
+
+
+def _extend_block(g, block, block_eids: list[torch.Tensor], extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
+    """`block` (its edges' parent ids in `block_eids`, per edge type of `g`) plus the edges
+    `extra[etype] = (src, dst, parent eid)` (global ids; every dst is one of the block's) whose
+    sources it may lack; edge features are taken lazily from `g`.
 
     `local` holds one all -1 array per node type, used as a global-to-local map and reset.
     """
@@ -314,9 +321,8 @@ def _extend_block(g, block, extra: dict, local: dict[str, torch.Tensor]) -> dgl.
         local[nt][new] = torch.arange(len(old), len(old) + len(new))
         nids[nt] = torch.cat([old, new])
     data, eids = {}, []
-    for et in g.canonical_etypes:
+    for et, eid in zip(g.canonical_etypes, block_eids):
         src, dst = block.edges(etype=et)
-        eid = block.edges[et].data[dgl.EID]
         if et in extra:  # a block's sources start with its destinations, so one map serves both
             x_src, x_dst, x_eid = extra[et]
             src = torch.cat([src, local[et[0]][x_src]])
@@ -328,8 +334,7 @@ def _extend_block(g, block, extra: dict, local: dict[str, torch.Tensor]) -> dgl.
         local[nt][v] = -1
     out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
                            num_dst_nodes={nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, idtype=g.idtype)
-    frames = dgl.utils.extract_edge_subframes(g, eids)  # lazy slices, as DGL's own samplers give
-    dgl.utils.set_new_frames(out, edge_frames=[frames[g.get_etype_id(et)] for et in out.canonical_etypes])
+    _with_edge_frames(g, out, eids)
     for nt in out.srctypes:
         out.srcnodes[nt].data[dgl.NID] = nids[nt]
     for nt in out.dsttypes:

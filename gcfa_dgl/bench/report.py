@@ -169,7 +169,7 @@ def _epoch(epochs: list[dict], plot: str | None) -> list[str]:
         return [*out, "Epoch scaling not measured (no docs/bench/epoch.json).", ""]
     for ep in epochs:
         extra = ep.get("synthetic_overrides") or []
-        flag = " --model gcfa_topk" if ep.get("model") == "gcfa_topk" else ""
+        flag = f" --model {ep['model']}" if ep.get("model", "gcfa") != "gcfa" else ""
         out += [f"`python -m gcfa_dgl.bench.epoch{flag}`: GCFA with the {_sampler_label(ep)}, batch {ep['batch']}, "
                 f"{ep['max_batches']} batches timed and scaled to the epoch, median of {ep['repeats']}; peak RSS of "
                 "the training process" + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
