@@ -84,6 +84,7 @@ class GCFAConfig(ModelConfig):
     dropout: float = 0.1
     aggregator: Aggregator = Aggregator.pooling
     attention: bool = True
+    attention_dim: int | None = None
     opinion: bool = True
     info_edges: bool = True
     social_edges: bool = True
@@ -229,6 +230,8 @@ def validate(cfg: Any) -> None:
     check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
     check(m.lr > 0 or m.name == "pop", "model.lr", f"must be > 0, got {m.lr}")
     check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
+    if m.get("attention_dim") is not None:
+        check(m.attention_dim >= 1, "model.attention_dim", f"must be >= 1 or null (= model.dim), got {m.attention_dim}")
     if "dropout" in m:
         check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
     if "propagation_layers" in m:

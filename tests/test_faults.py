@@ -129,6 +129,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_p
 @pytest.mark.parametrize("override, key", [
     ("model.lr=0", "model.lr"),
     ("model.dim=0", "model.dim"),
+    ("model.attention_dim=0", "model.attention_dim"),
     ("sampler.fanouts=[0,10]", "sampler.fanouts[0]"),
     ("sampler.fanouts=[10,10,10]", "sampler.fanouts"),
     ("model=transformer", "model"),

@@ -142,19 +142,22 @@ def test_lightgcn_propagation_gradient_matches_dense(data):
     assert torch.allclose(got, x.grad, atol=1e-5)
 
 
-@pytest.mark.parametrize("attention, opinion, train", [(True, True, False), (True, False, False),
-                                                       (False, True, False), (True, True, True)])
-def test_opinion_attention_equals_its_per_edge_definition(data, attention, opinion, train):
+@pytest.mark.parametrize("attention, opinion, train, att_dim", [
+    (True, True, False, None), (True, False, False, None), (False, True, False, None), (True, True, True, None),
+    (True, True, True, 3)])
+def test_opinion_attention_equals_its_per_edge_definition(data, attention, opinion, train, att_dim):
     """The split first layers (applied per node and per rating level) and g's last layer moved
     after the weighted sum compute the paper's per-edge concatenations exactly (with the same
-    dropout mask in training)."""
+    dropout mask in training), for any width of the attention's hidden layer."""
     from dgl.nn.functional import edge_softmax
 
     from data_prep.graph import RATED_BY
     from gcfa_dgl.models.layers import OpinionAttention
 
     torch.manual_seed(0)
-    layer = OpinionAttention(8, attention=attention, opinion=opinion, dropout=0.5).train(train)
+    layer = OpinionAttention(8, attention=attention, opinion=opinion, dropout=0.5, attention_dim=att_dim).train(train)
+    if attention:
+        assert layer.att[0].out_features == (att_dim or 8)
     block = batch(data)[3][-1]
     sub = block[RATED_BY]
     h_src = torch.randn(block.num_src_nodes("video"), 8)

@@ -43,6 +43,7 @@ class GCFA(Recommender):
         dropout: float = 0.1,
         aggregator: str = "pooling",
         attention: bool = True,
+        attention_dim: int | None = None,
         opinion: bool = True,
         info_edges: bool = True,
         social_edges: bool = True,
@@ -77,8 +78,8 @@ class GCFA(Recommender):
         self.edge_types = tuple(et[1] for et in etypes)
         self.props = nn.ModuleList(Propagation(dim, etypes, opinion, dropout) for _ in range(propagation_layers))
         self.hist = nn.ModuleDict({
-            "user": OpinionAttention(dim, attention, opinion, dropout),
-            "video": OpinionAttention(dim, attention, opinion, dropout),
+            "user": OpinionAttention(dim, attention, opinion, dropout, attention_dim),
+            "video": OpinionAttention(dim, attention, opinion, dropout, attention_dim),
         })
         self.agg = nn.ModuleDict()
         if self.use_social:

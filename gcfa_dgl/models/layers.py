@@ -40,7 +40,8 @@ class OpinionAttention(nn.Module):
 
     x = g([e_s ⊕ e_r]) fuses a neighbour's embedding with the opinion embedding of the rating on
     the edge [6]. With `attention`, β = softmax(w2ᵀ relu(W1 [x ⊕ e_target] + b1) + b2) over the
-    history [9, 10]; without, β = 1/|C| (the mean aggregator [7]). Without `opinion`, x = g(e_s).
+    history [9, 10], W1 with `attention_dim` rows (default `dim`); without, β = 1/|C| (the mean
+    aggregator [7]). Without `opinion`, x = g(e_s).
 
     The first layers of g and of the attention are linear in a concatenation, so they are split
     by blocks and applied before the gather: W [e_s ⊕ e_r] = (W_s e)[src] + (W_r E_r)[level], per
@@ -49,12 +50,13 @@ class OpinionAttention(nn.Module):
     after the weighted sum, per destination node instead of per edge.
     """
 
-    def __init__(self, dim: int, attention: bool = True, opinion: bool = True, dropout: float = 0.0):
+    def __init__(self, dim: int, attention: bool = True, opinion: bool = True, dropout: float = 0.0,
+                 attention_dim: int | None = None):
         super().__init__()
         self.attention, self.opinion = attention, opinion
         self.g = mlp([2 * dim if opinion else dim, dim, dim], dropout)
         if attention:
-            self.att = mlp([2 * dim, dim, 1])
+            self.att = mlp([2 * dim, attention_dim or dim, 1])
         self.out = nn.Linear(dim, dim)
 
     def hidden(self, h_src: torch.Tensor, src: torch.Tensor, levels: torch.Tensor | None,
