@@ -35,7 +35,7 @@ def bench_dir(tmp_path_factory):
                     "--json", str(out / "epoch.json")])
         epoch.main(["--interactions", "20000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--model", "gcfa_topk", "--json", str(out / "epoch_topk.json")])
-        train.main(["--models", "bpr", "lightgcn", "gcfa", "gcfa_topk", "--batch", "256", "--max-batches", "2", "--repeats", "1",
+        train.main(["--models", "bpr", "lightgcn", "gcfa", "gcfa_topk", "gcfa_topk_att16", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "train.json"), "--data", *SMALL])
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
                        "--json", str(out / "evaluate.json")])
@@ -70,7 +70,7 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
 
 def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
     t = json.loads((bench_dir / "train.json").read_text())
-    assert set(t["models"]) == {"bpr", "lightgcn", "gcfa", "gcfa_topk"}
+    assert set(t["models"]) == {"bpr", "lightgcn", "gcfa", "gcfa_topk", "gcfa_topk_att16"}
     for r in t["models"].values():
         assert r["seconds_per_epoch"] > 0 and r["peak_rss_gb"] > 0.1
         assert r["pairs_per_second"] == pytest.approx(t["train_edges"] / r["seconds_per_epoch"], rel=0.01)
@@ -78,6 +78,8 @@ def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
                                                     t["models"]["lightgcn"]["seconds_per_epoch"], rel=0.01)
     assert t["gcfa_topk_over_lightgcn"] == pytest.approx(t["models"]["gcfa_topk"]["seconds_per_epoch"] /
                                                          t["models"]["lightgcn"]["seconds_per_epoch"], rel=0.01)
+    assert set(t["over_lightgcn"]) == {"gcfa", "gcfa_topk", "gcfa_topk_att16"}
+    assert t["variants"]["gcfa_topk_att16"] == ["sampler=topk", "model.attention_dim=16"]
 
 
 def test_evaluation_benchmark_compares_with_the_dense_reference(bench_dir):
@@ -131,6 +133,7 @@ def test_report_writes_the_page_and_keeps_what_surrounds_it(bench_dir, tmp_path)
                     "## Profile of a GCFA training step", "## Optimisations"):
         assert section in text
     assert "Not measured (no docs/bench/ddp.json)" in text  # missing JSON: said, not hidden
+    assert "GCFA with `sampler=topk` `model.attention_dim=16` (`gcfa_topk_att16`) / LightGCN: **×" in text
     # each section names the commit its JSON file was stamped with
     stamp = json.loads((bench_dir / "train.json").read_text())["commit"]
     assert re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?|unknown", stamp)

@@ -136,8 +136,11 @@ def _train(t: dict | None) -> list[str]:
         out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
     if t.get("gcfa_over_lightgcn") is not None:
         out += ["", f"GCFA / LightGCN seconds per epoch: **×{t['gcfa_over_lightgcn']:.2f}** (goal ≤ 2)."]
-    if t.get("gcfa_topk_over_lightgcn") is not None:
-        out.append(f"GCFA with `sampler=topk` (`gcfa_topk`) / LightGCN: **×{t['gcfa_topk_over_lightgcn']:.2f}**.")
+    variants = t.get("variants", {"gcfa_topk": ["sampler=topk"]})
+    for m, ratio in t.get("over_lightgcn", {"gcfa_topk": t.get("gcfa_topk_over_lightgcn")}).items():
+        if m != "gcfa" and ratio is not None:
+            how = " ".join(f"`{o}`" for o in variants.get(m, []))
+            out.append(f"GCFA with {how} (`{m}`) / LightGCN: **×{ratio:.2f}**.")
     if "gcfa" in t["models"]:
         out.append(f"Peak RSS of GCFA training: **{t['models']['gcfa']['peak_rss_gb']:.2f} GB** (goal < 4 GB).")
     return [*out, ""]
