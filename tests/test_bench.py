@@ -213,3 +213,21 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     assert "| 2,000 | 2,000 | 0.500 |" in section and "| 2,000 | 2,000 | 1.000 |" in section
     assert section.count("Fitted exponent: **time 2.00, memory 1.00**") == 2
     assert (tmp_path / "img" / "bench_scaling.png").exists()
+
+
+def test_report_gives_each_rounds_ratio_to_lightgcn(tmp_path):
+    """Next to the median ratio, the range of the per-round ratios of the interleaved runs."""
+    bench = tmp_path / "json"
+    bench.mkdir()
+    row = {"pairs_per_second": 1, "peak_rss_gb": 1.0}
+    models = {"lightgcn": {**row, "seconds_per_epoch": 10.0, "runs_seconds": [10.0, 12.0, 8.0]},
+              "gcfa": {**row, "seconds_per_epoch": 30.0, "runs_seconds": [30.0, 30.0, 30.0]},
+              "gcfa_topk_att16": {**row, "seconds_per_epoch": 19.0, "runs_seconds": [19.0, 18.0, 20.0]}}
+    (bench / "train.json").write_text(json.dumps({
+        "dataset": "d", "train_edges": 100, "batch": 8, "batches_per_epoch": 13, "max_batches": None, "repeats": 3,
+        "models": models, "variants": {"gcfa_topk_att16": ["sampler=topk", "model.attention_dim=16"]},
+        "over_lightgcn": {"gcfa": 3.0, "gcfa_topk_att16": 1.9}, "gcfa_over_lightgcn": 3.0}))
+    text = report.render(bench, tmp_path / "img")
+    assert "GCFA / LightGCN seconds per epoch: **×3.00** (per round ×2.50–×3.75) (goal ≤ 2)." in text
+    assert ("GCFA with `sampler=topk` `model.attention_dim=16` (`gcfa_topk_att16`) / LightGCN: **×1.90** "
+            "(per round ×1.50–×2.50).") in text

@@ -134,13 +134,19 @@ def _train(t: dict | None) -> list[str]:
             "| model | s / epoch | training pairs / s | peak RSS |", "|---|---:|---:|---:|"]
     for m, r in t["models"].items():
         out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
+    def rounds(m: str) -> str:
+        """The ratio in each round of the interleaved runs: how far the median can be trusted."""
+        a, b = t["models"][m].get("runs_seconds", []), t["models"].get("lightgcn", {}).get("runs_seconds", [])
+        r = [x / y for x, y in zip(a, b) if y]
+        return f" (per round ×{min(r):.2f}–×{max(r):.2f})" if len(r) > 1 else ""
+
     if t.get("gcfa_over_lightgcn") is not None:
-        out += ["", f"GCFA / LightGCN seconds per epoch: **×{t['gcfa_over_lightgcn']:.2f}** (goal ≤ 2)."]
+        out += ["", f"GCFA / LightGCN seconds per epoch: **×{t['gcfa_over_lightgcn']:.2f}**{rounds('gcfa')} (goal ≤ 2)."]
     variants = t.get("variants", {"gcfa_topk": ["sampler=topk"]})
     for m, ratio in t.get("over_lightgcn", {"gcfa_topk": t.get("gcfa_topk_over_lightgcn")}).items():
         if m != "gcfa" and ratio is not None:
             how = " ".join(f"`{o}`" for o in variants.get(m, []))
-            out.append(f"GCFA with {how} (`{m}`) / LightGCN: **×{ratio:.2f}**.")
+            out.append(f"GCFA with {how} (`{m}`) / LightGCN: **×{ratio:.2f}**{rounds(m)}.")
     if "gcfa" in t["models"]:
         out.append(f"Peak RSS of GCFA training: **{t['models']['gcfa']['peak_rss_gb']:.2f} GB** (goal < 4 GB).")
     return [*out, ""]
