@@ -49,8 +49,8 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     result = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     best = max(json.loads((t / "metrics.json").read_text())["best_valid"] for t in trials)
     assert result["best_value"] == pytest.approx(best)
-    assert {"model.lr", "model.dim", "sampler.fanouts", "model.propagation_layers", "model.dropout",
-            "model.l2", "sampler.alpha"} <= set(result["best_params"])
+    assert {"model.lr", "model.dim", "model.attention_dim", "sampler.fanouts", "model.propagation_layers",
+            "model.dropout", "model.l2", "sampler.alpha"} <= set(result["best_params"])
 
 
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):
