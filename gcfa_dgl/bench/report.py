@@ -15,6 +15,7 @@ from pathlib import Path
 
 from data_prep.store import atomic_write_text
 from gcfa_dgl.bench.common import git_commit
+from gcfa_dgl.bench.train import VARIANTS
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -134,6 +135,7 @@ def _train(t: dict | None) -> list[str]:
             "| model | s / epoch | training pairs / s | peak RSS |", "|---|---:|---:|---:|"]
     for m, r in t["models"].items():
         out.append(f"| {m} | {r['seconds_per_epoch']:.1f} | {r['pairs_per_second']:,} | {r['peak_rss_gb']:.2f} GB |")
+
     def rounds(m: str) -> str:
         """The ratio in each round of the interleaved runs: how far the median can be trusted."""
         a, b = t["models"][m].get("runs_seconds", []), t["models"].get("lightgcn", {}).get("runs_seconds", [])
@@ -142,7 +144,7 @@ def _train(t: dict | None) -> list[str]:
 
     if t.get("gcfa_over_lightgcn") is not None:
         out += ["", f"GCFA / LightGCN seconds per epoch: **×{t['gcfa_over_lightgcn']:.2f}**{rounds('gcfa')} (goal ≤ 2)."]
-    variants = t.get("variants", {"gcfa_topk": ["sampler=topk"]})
+    variants = t.get("variants") or {m: overrides for m, (_, overrides) in VARIANTS.items()}  # older JSON
     for m, ratio in t.get("over_lightgcn", {"gcfa_topk": t.get("gcfa_topk_over_lightgcn")}).items():
         if m != "gcfa" and ratio is not None:
             how = " ".join(f"`{o}`" for o in variants.get(m, []))
