@@ -26,6 +26,11 @@ class SamplerMode(str, Enum):
     full = "full"
 
 
+class SamplerKernel(str, Enum):
+    torch = "torch"
+    dgl = "dgl"
+
+
 class NegativeDist(str, Enum):
     uniform = "uniform"
     popularity = "popularity"
@@ -52,6 +57,10 @@ class SamplerConfig:
     # sampling is not reproducible); false lets DGL use every thread (on two cores: sampling alone
     # x1.7 faster, a GCFA epoch on ML-1M about a tenth shorter; docs/benchmarks.md).
     deterministic: bool = True
+    # How `weighted` draws: `torch`, tensor ops at a cost per draw (gcfa_dgl/weighted.py), or `dgl`,
+    # DGL's kernel, which reads every in-edge of every seed (runs before this option used it).
+    # The same distribution either way; the draws themselves differ.
+    kernel: SamplerKernel = SamplerKernel.torch
 
 
 class Aggregator(str, Enum):

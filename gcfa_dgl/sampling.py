@@ -3,14 +3,17 @@
 For every layer and edge type, each seed node keeps at most `k` of its in-neighbours, chosen by
 relationship tightness (docs/sampling.md):
 
-- `weighted`: without replacement, with probability proportional to tightness ** alpha;
+- `weighted`: without replacement, with probability proportional to tightness ** alpha (drawn
+  in tensor ops at a cost per draw, `gcfa_dgl.weighted`; or by DGL's kernel, which reads every
+  in-edge of every seed: `kernel="dgl"`);
 - `topk`: the k tightest (ties in a fixed pseudo-random order of edge ids); with a batch's edges
   excluded, the next tightest take their place;
 - `uniform`: without replacement, uniformly (the control);
 - `full`: every neighbour (fanouts are ignored).
 
 Selection runs in DGL's C++ kernel (`sample_neighbors_fused`) and tensor ops over whole batches;
-Python only loops over layers and edge types. Top-k ranks every node's in-edges once per graph.
+Python only loops over layers and edge types (and, for weighted draws, a few rounds). Top-k ranks
+every node's in-edges once per graph.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from dgl.utils import set_num_threads as set_dgl_threads
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 from data_prep.graph import RATED_BY, RATES
 from gcfa_dgl.seeding import claim_streams
+from gcfa_dgl.weighted import WeightedDraws
 
 MODES = ("weighted", "topk", "uniform", "full")
+KERNELS = ("torch", "dgl")
 Fanout = int | Mapping[Any, int]
 
 
@@ -52,6 +57,7 @@ class ImportanceSampler(BlockSampler):
         alpha: float = 1.0,
         weight: str = "tightness",
         deterministic: bool = True,
+        kernel: str = "torch",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,6 +68,8 @@ class ImportanceSampler(BlockSampler):
         claim_streams(dgl_threads())
         if mode not in MODES:
             raise ValueError(f"sampler mode must be one of {MODES}, got {mode!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"sampler kernel must be one of {KERNELS}, got {kernel!r}")
         if not fanouts:
             raise ValueError("fanouts must name at least one layer")
         if alpha <= 0:
@@ -74,17 +82,20 @@ class ImportanceSampler(BlockSampler):
         self.fanouts = list(fanouts)
         self.mode = mode
         self.alpha = float(alpha)
+        self.kernel = kernel
         self.weight = weight
         self.prob_key = weight if self.alpha == 1.0 else f"_{weight}_pow"
         self._mapping: dict = {}
         self._topk_graphs: dict = {}
         self._graph: dgl.DGLGraph | None = None
         self._fanouts: list[dict] = []
+        self._draws: dict = {}
+        self._local: dict[str, torch.Tensor] = {}
 
     def __getstate__(self) -> dict:
         """Caches stay behind when a worker process receives the sampler."""
         state = dict(self.__dict__)
-        state.update(_mapping={}, _topk_graphs={}, _graph=None, _fanouts=[])
+        state.update(_mapping={}, _topk_graphs={}, _graph=None, _fanouts=[], _draws={}, _local={})
         return state
 
     @property
@@ -94,7 +105,7 @@ class ImportanceSampler(BlockSampler):
     def layer(self, i: int) -> ImportanceSampler:
         """A one-layer sampler with layer i's fanout and the same settings (layer-wise inference)."""
         one = ImportanceSampler([self.fanouts[i]], mode=self.mode, alpha=self.alpha, weight=self.weight,
-                                deterministic=self.deterministic)
+                                deterministic=self.deterministic, kernel=self.kernel)
         one._topk_graphs = self._topk_graphs  # the same graph's ranked top-k lists serve every layer
         return one
 
@@ -125,7 +136,8 @@ class ImportanceSampler(BlockSampler):
             missing = [et for et in g.canonical_etypes if self.prob_key not in g.edges[et].data]
             if missing:
                 raise KeyError(f"edge feature {self.prob_key!r} missing on {missing}; call sampler.prepare(g)")
-        self._mapping, self._graph = {}, g
+        self._mapping, self._graph, self._draws = {}, g, {}
+        self._local = {nt: torch.full((g.num_nodes(nt),), -1, dtype=torch.int64) for nt in g.ntypes}
         if self._topk_graphs.get("graph") is not g:  # the cache may be shared with layer samplers
             self._topk_graphs.clear()
             self._topk_graphs["graph"] = g
@@ -136,7 +148,7 @@ class ImportanceSampler(BlockSampler):
         if g is not self._graph or self._topk_graphs.get("graph") is not g:
             self._bind(g)
         threads = dgl_threads()
-        if not self.deterministic or threads == 1:
+        if not self.deterministic or threads == 1 or self._torch_draws:
             return self._sample(g, seed_nodes, exclude_eids)
         set_dgl_threads(1)  # DGL's own OpenMP runtime: torch.set_num_threads does not reach it
         try:
@@ -150,6 +162,8 @@ class ImportanceSampler(BlockSampler):
         for fo in reversed(self._fanouts):
             if self.mode == "topk":
                 block = self._topk_block(g, seed_nodes, fo, exclude_eids)
+            elif self._torch_draws:
+                block = self._weighted_block(g, seed_nodes, fo, exclude_eids)
             else:
                 prob = self.prob_key if self.mode == "weighted" else None
                 uniform = len(set(fo.values())) == 1  # one number: let DGL skip the dict
@@ -160,6 +174,34 @@ class ImportanceSampler(BlockSampler):
             seed_nodes = block.srcdata[dgl.NID]
             blocks.insert(0, block)
         return seed_nodes, output_nodes, blocks
+
+    @property
+    def _torch_draws(self) -> bool:
+        return self.mode == "weighted" and self.kernel == "torch"
+
+    def _weighted_block(self, g, seeds, fanout, exclude_eids=None):
+        """Each seed's in-edges drawn without replacement, P ∝ tightness ** alpha, by
+        `WeightedDraws` (built once per graph and edge type), leaving out `exclude_eids`."""
+        if not isinstance(seeds, Mapping):
+            seeds = {g.ntypes[0]: seeds}
+        exclude = {}
+        if exclude_eids is not None:
+            ex = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
+            exclude = {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
+        edges = {}
+        for et, k in fanout.items():
+            s = seeds.get(et[2])
+            if k == 0 or s is None or not len(s):
+                continue
+            if k < 0:  # every in-edge
+                src, dst, eid = g.in_edges(s, form="all", etype=et)
+                ok = ~torch.isin(eid, exclude[et]) if et in exclude else slice(None)
+                edges[et] = (src[ok], dst[ok], eid[ok])
+                continue
+            if et not in self._draws:
+                self._draws[et] = WeightedDraws(g, et, self.prob_key)
+            edges[et] = self._draws[et].sample(s, k, exclude.get(et))
+        return _block_from_edges(g, seeds, edges, self._local)
 
     def _topk_cache(self, g, fanout) -> tuple[dict, dgl.DGLGraph, dict, dict]:
         """Once per graph and fanout: per edge type, every node's in-edges tightest first (ties in
@@ -308,37 +350,58 @@ def _with_edge_frames(g, block: dgl.DGLGraph, eids: list[torch.Tensor]) -> dgl.D
 def _extend_block(g, block, block_eids: list[torch.Tensor], extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
     """`block` (its edges' parent ids in `block_eids`, per edge type of `g`) plus the edges
     `extra[etype] = (src, dst, parent eid)` (global ids; every dst is one of the block's) whose
-    sources it may lack; edge features are taken lazily from `g`.
+    sources it may lack; edge features are taken lazily from `g`."""
+    src_nid = dict(block.srcdata[dgl.NID]) if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
+    own = {et: (*block.edges(etype=et), eid) for et, eid in zip(g.canonical_etypes, block_eids)}
+    return _assemble(g, src_nid, {nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, own, extra, local)
+
+
+def _block_from_edges(g, seeds: Mapping[str, torch.Tensor], edges: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
+    """The block whose destinations are `seeds` (per node type, in order) and whose edges are
+    `edges[etype] = (src, dst, parent eid)` in global ids."""
+    empty = torch.zeros(0, dtype=g.idtype)
+    dst = {nt: seeds.get(nt, empty) for nt in g.ntypes}
+    return _assemble(g, dst, {nt: len(v) for nt, v in dst.items()}, {}, edges, local)
+
+
+def _assemble(g, src_nid: dict, num_dst: dict, own: dict, extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
+    """A block of `g` with sources `src_nid` (per node type; the first `num_dst` are its
+    destinations) and their edges `own[etype] = (local src, local dst, parent eid)`, plus the
+    edges `extra[etype]` in global ids, whose sources are appended when new.
 
     `local` holds one all -1 array per node type, used as a global-to-local map and reset.
     """
-    src_nid = dict(block.srcdata[dgl.NID]) if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
-    nids = {}  # every node type's sources: the block's, then the new ones the extra edges bring
+    nids = {}  # every node type's sources: the given ones, then the new ones the extra edges bring
     for nt, old in src_nid.items():
         local[nt][old] = torch.arange(len(old))
-        cand = torch.cat([old[:0], *(e[0] for et, e in extra.items() if et[0] == nt)])
-        new = torch.unique(cand[local[nt][cand] < 0])
+        seen = torch.zeros(len(local[nt]), dtype=torch.bool)  # a mask, not a sort, for the new ones
+        for et, e in extra.items():
+            if et[0] == nt:
+                seen[e[0]] = True
+        seen[old] = False
+        new = torch.nonzero(seen).squeeze(1)
         local[nt][new] = torch.arange(len(old), len(old) + len(new))
         nids[nt] = torch.cat([old, new])
+    empty = torch.zeros(0, dtype=g.idtype)
     data, eids = {}, []
-    for et, eid in zip(g.canonical_etypes, block_eids):
-        src, dst = block.edges(etype=et)
-        if et in extra:  # a block's sources start with its destinations, so one map serves both
+    for et in g.canonical_etypes:
+        src, dst, eid = own.get(et, (empty, empty, empty.long()))
+        if et in extra:  # sources start with the destinations, so one map serves both
             x_src, x_dst, x_eid = extra[et]
-            src = torch.cat([src, local[et[0]][x_src]])
-            dst = torch.cat([dst, local[et[2]][x_dst]])
-            eid = torch.cat([eid, x_eid])
+            src = torch.cat([src, local[et[0]][x_src].to(src.dtype)])
+            dst = torch.cat([dst, local[et[2]][x_dst].to(dst.dtype)])
+            eid = torch.cat([eid, x_eid.to(eid.dtype)])
         data[et] = (src, dst)
         eids.append(eid)
     for nt, v in nids.items():
         local[nt][v] = -1
     out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
-                           num_dst_nodes={nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, idtype=g.idtype)
+                           num_dst_nodes=num_dst, idtype=g.idtype)
     _with_edge_frames(g, out, eids)
     for nt in out.srctypes:
         out.srcnodes[nt].data[dgl.NID] = nids[nt]
     for nt in out.dsttypes:
-        out.dstnodes[nt].data[dgl.NID] = nids[nt][: block.num_dst_nodes(nt)]
+        out.dstnodes[nt].data[dgl.NID] = nids[nt][: num_dst[nt]]
     return out
 
 

@@ -85,7 +85,7 @@ def make_sampler(cfg: Any, data: ProcessedData, model, train: bool = True) -> Im
     s = cfg.sampler
     mode = value(s.mode if train else s.eval_mode)
     sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=mode, alpha=float(s.alpha),
-                                deterministic=bool(s.deterministic))
+                                deterministic=bool(s.deterministic), kernel=value(s.kernel))
     sampler.prepare(data.graph)
     return sampler
 

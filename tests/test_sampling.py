@@ -47,12 +47,14 @@ def pair_frequencies(g, sampler, copies, n, k):
     return [tuple(sorted(p)) for p in picks.values()]
 
 
-def test_weighted_matches_without_replacement_law():
+@pytest.mark.parametrize("kernel", ["torch", "dgl"])
+def test_weighted_matches_without_replacement_law(kernel):
     dgl.seed(0)
+    torch.manual_seed(0)
     t = [0.1, 0.2, 0.3, 0.4]
     alpha, k, copies = 2.0, 2, 6000
     g = star_copies(t, copies)
-    s = ImportanceSampler([k], mode="weighted", alpha=alpha)
+    s = ImportanceSampler([k], mode="weighted", alpha=alpha, kernel=kernel)
     s.prepare(g)
     draws = pair_frequencies(g, s, copies, len(t), k)
     w = np.asarray(t) ** alpha
@@ -66,6 +68,83 @@ def test_weighted_matches_without_replacement_law():
     assert chisquare(observed, expected * len(draws)).pvalue > 1e-3
     # And it is not the uniform law.
     assert chisquare(observed, np.full(len(pairs), len(draws) / len(pairs))).pvalue < 1e-6
+
+
+def successive_law(w: list[float], k: int) -> dict[frozenset, float]:
+    """P(the k drawn edges are this set) under successive sampling, by enumerating orders."""
+    law: dict[frozenset, float] = {}
+    for order in itertools.permutations(range(len(w)), k):
+        p, rest = 1.0, sum(w)
+        for i in order:
+            p, rest = p * w[i] / rest, rest - w[i]
+        law[frozenset(order)] = law.get(frozenset(order), 0.0) + p
+    return law
+
+
+@pytest.mark.parametrize("rounds", [0, 1, 4])
+@pytest.mark.parametrize("excluded", [(), (5, 0)])
+def test_weighted_draws_follow_successive_sampling(rounds, excluded):
+    """Nodes of degree 9 > 2k: drawn with replacement and deduplicated in rounds (0 rounds: all
+    by the exponential race), with two in-edges excluded in every node; each node's set must
+    follow the successive-sampling law of its remaining edges exactly, not a near miss."""
+    from gcfa_dgl.weighted import WeightedDraws
+
+    torch.manual_seed(rounds)
+    t = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 0.3, 0.0, 1.0]  # one zero: never drawn
+    k, copies, n = 3, 4000, len(t)
+    g = star_copies(t, copies)
+    d = WeightedDraws(g, RATES, "tightness")
+    d.rounds = rounds
+    exclude = torch.tensor([c * n + e for c in range(copies) for e in excluded], dtype=torch.int64)
+    _, dst, eid = d.sample(torch.arange(copies), k, exclude)
+    assert torch.bincount(dst, minlength=copies).eq(k).all()
+    assert not torch.isin(eid, exclude).any()
+    assert torch.equal(d.slot, torch.full_like(d.slot, 2**31 - 1))  # scratch state reset for the next call
+    order = torch.argsort(dst * n + eid % n)
+    sets = [frozenset(x) for x in (eid[order] % n).view(copies, k).tolist()]
+    keep = [i for i in range(n) if i not in excluded and t[i] > 0]
+    law = {frozenset(keep[j] for j in s): p for s, p in successive_law([t[i] for i in keep], k).items()}
+    observed = np.array([sets.count(s) for s in law])
+    assert observed.sum() == copies
+    expected = np.array(list(law.values())) * copies
+    assert chisquare(observed, expected).pvalue > 1e-3
+    # The test has the power to see a plausible mistake: sets in proportion to the product of
+    # their weights (conditional Poisson sampling, a different without-replacement law).
+    wrong = np.array([np.prod([t[i] for i in s]) for s in law])
+    assert chisquare(observed, wrong / wrong.sum() * copies).pvalue < 1e-6
+
+
+def test_weighted_kernel_is_reproducible_on_any_thread_count():
+    g = random_graph(8, n_edges=900)
+    seeds = {"user": torch.arange(43), "video": torch.arange(30)}
+    batch = torch.arange(0, g.num_edges(RATES), 7)
+    got = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        torch.manual_seed(5)
+        s = ImportanceSampler([3, 2], mode="weighted")
+        s.prepare(g)
+        _, _, blocks = s.sample(g, seeds, exclude_eids={RATES: batch, RATED_BY: batch})
+        got.append([(b.edges[et].data[dgl.EID].sort().values, b.srcdata[dgl.NID]["user"]) for b in blocks
+                    for et in b.canonical_etypes])
+    for (e1, u1), (e2, u2) in zip(*got):
+        assert torch.equal(e1, e2) and torch.equal(u1, u2)
+    # Sources are the edges' real sources, features the parent's, and the destinations the seeds.
+    b = blocks[-1]
+    for et in b.canonical_etypes:
+        src_g, dst_g = g.find_edges(b.edges[et].data[dgl.EID], etype=et)
+        assert torch.equal(b.srcdata[dgl.NID][et[0]][b.edges(etype=et)[0]], src_g)
+        assert torch.equal(b.dstdata[dgl.NID][et[2]][b.edges(etype=et)[1]], dst_g)
+        assert torch.equal(b.edges[et].data["tightness"], g.edges[et].data["tightness"][b.edges[et].data[dgl.EID]])
+    assert all(torch.equal(b.dstdata[dgl.NID][nt], seeds[nt]) for nt in seeds)
+
+
+def test_weighted_draws_reject_negative_weights():
+    from gcfa_dgl.weighted import WeightedDraws
+
+    g = star_copies([0.5, -0.1], 1)
+    with pytest.raises(ValueError, match="'tightness'.*finite and >= 0"):
+        WeightedDraws(g, RATES, "tightness")
 
 
 def test_uniform_mode_ignores_tightness():
@@ -139,11 +218,11 @@ def test_per_type_fanouts_are_respected():
     assert torch.bincount(b.edges(etype=RATED_BY)[1]).max() <= 2
 
 
-@pytest.mark.parametrize("mode", ["weighted", "topk"])
+@pytest.mark.parametrize("mode, fanout", [("weighted", -1), ("weighted", 3), ("topk", -1)])
 @pytest.mark.parametrize("workers", [0, 2])
-def test_batch_edges_never_inform_their_own_endpoints(mode, workers):
+def test_batch_edges_never_inform_their_own_endpoints(mode, fanout, workers):
     g = random_graph(4, n_edges=600)
-    s = ImportanceSampler([-1, -1], mode=mode)  # every neighbour: exclusion is the only filter
+    s = ImportanceSampler([fanout, fanout], mode=mode)  # -1, every neighbour: exclusion is the only filter
     loader = edge_loader(g, torch.arange(g.num_edges(RATES)), s, VideoNegativeSampler(2), batch_size=64,
                          num_workers=workers, persistent_workers=workers > 0)
     seen = 0

@@ -2,7 +2,7 @@
 
     python -m gcfa_dgl.bench.optimisations [--repeats 5] [--batch 4096] [--similarity-sizes N ...]
                                            [--max-batches 40] [--data overrides ...] [--json f]
-                                           [--cases lightgcn gcmc gcfa workers evaluation similarity]
+                                           [--cases lightgcn gcmc gcfa workers evaluation similarity topk weighted]
 
 Every case runs the old code path (kept here, or reachable by a switch) and the current one on the
 same inputs, interleaved, median of `--repeats`; the ratio before / after is the figure of merit.
@@ -26,7 +26,10 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
 - top-k sampling of training batches (their own edges excluded): each seed's k tightest selected
   again from all its in-edges (select_topk widened by the most exclusions of any node, excluded
   edges removed, select_topk again) against ranked once and refilled from cached spares; the
-  blocks of 10 GCFA training batches.
+  blocks of 10 GCFA training batches;
+- weighted sampling of training batches (their own edges excluded): DGL's kernel on one thread
+  (reproducible; it reads every in-edge of every seed) against the tensor-op draws of
+  `gcfa_dgl.weighted`; the blocks of 10 GCFA training batches.
 ML-1M comes from GCFA_RAW_DIR, or a synthetic stand-in of its size. `--cases gcfa ...` measures
 only those cases and keeps the other rows of the existing `--json` file; each row records the
 torch threads it ran with.
@@ -338,18 +341,20 @@ def topk_reselect(self, g, seeds, fanout, exclude_eids=None):
     return block
 
 
-def topk_case(repeats: int, batch: int, batches: int = 10) -> dict:
+def _recorded_batches(batch: int, batches: int, overrides: list[str]):
+    """The graph, the training sampler of GCFA with `overrides`, and what the edge loader asked of
+    it (seeds and excluded edges) in `batches` training batches of ML-1M."""
     from gcfa_dgl import trainer as T
     from gcfa_dgl.bench.profile import compose
-    from gcfa_dgl.sampling import ImportanceSampler, VideoNegativeSampler, edge_loader
+    from gcfa_dgl.sampling import VideoNegativeSampler, edge_loader
 
-    overrides, label = _data()
-    cfg = compose(["experiment=table1_ml1m", *overrides, "model=gcfa", f"sampler.batch_size={batch}", "sampler=topk"])
+    data_overrides, label = _data()
+    cfg = compose(["experiment=table1_ml1m", *data_overrides, "model=gcfa", f"sampler.batch_size={batch}", *overrides])
     data = T.load_data(cfg)
     T.seed_all(cfg.seed)
     g = data.graph
     sampler = T.make_sampler(cfg, data, T.build_model(cfg, data), train=True)
-    calls: list[tuple] = []  # what the edge loader asks of the sampler: seeds and excluded edges
+    calls: list[tuple] = []
     sample_blocks = sampler.sample_blocks
     sampler.sample_blocks = lambda g, seeds, exclude_eids=None: (calls.append((seeds, exclude_eids)),
                                                                   sample_blocks(g, seeds, exclude_eids))[1]
@@ -357,6 +362,13 @@ def topk_case(repeats: int, batch: int, batches: int = 10) -> dict:
     for _ in range(batches):
         next(it)
     del sampler.sample_blocks
+    return g, sampler, calls, label
+
+
+def topk_case(repeats: int, batch: int, batches: int = 10) -> dict:
+    from gcfa_dgl.sampling import ImportanceSampler
+
+    g, sampler, calls, label = _recorded_batches(batch, batches, ["sampler=topk"])
 
     def sample_all() -> None:
         for seeds, exclude in calls:
@@ -368,10 +380,26 @@ def topk_case(repeats: int, batch: int, batches: int = 10) -> dict:
                 t, f"{label}, batch {batch}, the blocks of {batches} GCFA training batches, own edges excluded")
 
 
+def weighted_case(repeats: int, batch: int, batches: int = 10) -> dict:
+    g, sampler, calls, label = _recorded_batches(batch, batches, [])
+
+    def sample_all(kernel: str) -> Callable[[], None]:
+        def go() -> None:
+            sampler.kernel = kernel
+            for seeds, exclude in calls:
+                sampler.sample_blocks(g, seeds, exclude)
+        return go
+
+    t = interleaved_medians({"before": sample_all("dgl"), "after": sample_all("torch")}, repeats)
+    return pair("weighted sampling of training batches", "DGL's kernel, one thread", "tensor-op draws",
+                t, f"{label}, batch {batch}, the blocks of {batches} GCFA training batches, own edges excluded")
+
+
 # Each case and the `change` of its rows, in the order of the table.
 CASES = {"lightgcn": "LightGCN training step", "gcmc": "GC-MC training step", "gcfa": "GCFA training step",
          "workers": "GCFA training batches", "evaluation": "full-ranking evaluation",
-         "similarity": "similarity edges", "topk": "top-k sampling of training batches"}
+         "similarity": "similarity edges", "topk": "top-k sampling of training batches",
+         "weighted": "weighted sampling of training batches"}
 
 
 def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int = 40,
@@ -385,6 +413,7 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
         "evaluation": lambda: evaluation_case(repeats),
         "similarity": lambda: similarity_case(repeats, similarity_sizes),
         "topk": lambda: [topk_case(repeats, batch)],
+        "weighted": lambda: [weighted_case(repeats, batch)],
     }
     kept = (earlier or {}).get("cases", [])
     old = (earlier or {}).get("commit") or "unknown"  # rows of a file written before rows had a stamp

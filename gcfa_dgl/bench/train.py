@@ -4,8 +4,9 @@
                                    [--max-batches N] [--json f]
 
 Every model trains one epoch of Table 1's ML-1M setting (`experiment=table1_ml1m`, each model
-with its Table 1 sampler) at the same batch size, in a fresh child process; `gcfa_topk` is GCFA
-with `sampler=topk`, `gcfa_topk_att16` that with `model.attention_dim=16`. Seconds per epoch come
+with its Table 1 sampler) at the same batch size, in a fresh child process; `gcfa_dgl_kernel` is
+GCFA with weighted draws by DGL's kernel (`sampler.kernel=dgl`), `gcfa_topk` GCFA with
+`sampler=topk`, `gcfa_topk_att16` that with `model.attention_dim=16`. Seconds per epoch come
 from the run's `timing.json` (the batch loop only, not data loading or evaluation); throughput is
 training positive pairs per second; peak RSS is the child's whole lifetime (loading, training, its
 final evaluation). Models are interleaved and each figure is the median of `--repeats` runs
@@ -33,9 +34,10 @@ TABLE1_SAMPLERS = {
     "gcmc": ["sampler=full", "sampler.fanouts=[-1]"],
 }
 # Variants timed as extra rows: name -> (model, overrides).
-VARIANTS = {"gcfa_topk": ("gcfa", ["sampler=topk"]),
+VARIANTS = {"gcfa_dgl_kernel": ("gcfa", ["sampler.kernel=dgl"]),
+            "gcfa_topk": ("gcfa", ["sampler=topk"]),
             "gcfa_topk_att16": ("gcfa", ["sampler=topk", "model.attention_dim=16"])}
-MODELS = ["bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa", "gcfa_topk", "gcfa_topk_att16"]
+MODELS = ["bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa", "gcfa_dgl_kernel", "gcfa_topk", "gcfa_topk_att16"]
 
 
 def train_once(model: str, overrides: list[str], batch: int, max_batches: int | None, out: Path,
