@@ -53,9 +53,9 @@ class SamplerConfig:
     reject_positives: bool = True
     num_workers: int = 0
     persistent_workers: bool = True
-    # Sample on one DGL thread so the same seed gives the same neighbourhoods (DGL's multi-threaded
-    # sampling is not reproducible); false lets DGL use every thread (on two cores: sampling alone
-    # x1.7 faster, a GCFA epoch on ML-1M about a tenth shorter; docs/benchmarks.md).
+    # Run DGL's sampling kernels (uniform; weighted with kernel=dgl) on one thread so the same seed
+    # gives the same neighbourhoods (DGL's multi-threaded sampling is not reproducible); false lets
+    # them use every thread. The default weighted draws are reproducible on any thread count.
     deterministic: bool = True
     # How `weighted` draws: `torch`, tensor ops at a cost per draw (gcfa_dgl/weighted.py), or `dgl`,
     # DGL's kernel, which reads every in-edge of every seed (runs before this option used it).

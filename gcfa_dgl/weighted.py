@@ -31,7 +31,7 @@ class WeightedDraws:
     about 1e-16 of the type's total weight.
     """
 
-    rounds = 4  # rounds of draws before the race takes the seeds still short
+    rounds = 1  # rounds of draws before the race takes the seeds still short (few: a round has a fixed cost)
 
     def __init__(self, g: dgl.DGLGraph, etype: tuple[str, str, str], weight: str) -> None:
         indptr, indices, eids = g.adj_tensors("csc", etype=etype)
@@ -93,7 +93,7 @@ class WeightedDraws:
     def _round(self, rows, lo, hi, need, avail):
         """One round of draws for the seeds `rows`: the first `need` new distinct edges of each in
         draw order (fewer if the round's draws repeat), the seed of each, and how many each got."""
-        m = need + 2 * need * need // avail + 1  # about twice the repeats expected among `need` draws
+        m = need + 4 * need * need // avail + 2  # well above the repeats expected among `need` draws
         row = torch.repeat_interleave(torch.arange(len(rows)), m)
         a, b = lo[rows], hi[rows]
         c0 = torch.where(a > 0, self.cum[(a - 1).clamp(min=0)], torch.zeros((), dtype=self.cum.dtype))
