@@ -161,9 +161,6 @@ class TrainConfig:
     resume: bool = False
     threads: int = 0  # torch and DGL intra-op threads; 0: torch's default, shared by parallel runs
     tensorboard: bool = True
-    # glibc malloc serves allocations below this many MiB from its heap, reused from step to step,
-    # instead of a fresh mmap each (gcfa_dgl/allocator.py); 0 leaves malloc's default.
-    mmap_threshold_mb: int = 32
 
 
 @dataclass
@@ -261,7 +258,6 @@ def validate(cfg: Any) -> None:
     check(t.eval_every >= 1, "train.eval_every", f"must be >= 1, got {t.eval_every}")
     check(t.max_batches is None or t.max_batches >= 1, "train.max_batches", "must be >= 1 or null")
     check(t.grad_clip > 0, "train.grad_clip", f"must be > 0, got {t.grad_clip}")
-    check(0 <= t.mmap_threshold_mb <= 1024, "train.mmap_threshold_mb", f"must be in [0, 1024], got {t.mmap_threshold_mb}")
     bad = [p for p in e.protocols if p not in ("sampled", "full")]
     check(not bad and len(e.protocols) > 0, "eval.protocols", f"known protocols are sampled and full, got {list(e.protocols)}")
     check(all(k >= 1 for k in [*e.ks_sampled, *e.ks_full]), "eval.ks_full", "every K must be >= 1")

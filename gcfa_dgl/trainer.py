@@ -25,7 +25,6 @@ from data_prep.errors import UserError
 from data_prep.graph import ETYPE_NAMES
 from data_prep.store import atomic_write, atomic_write_json
 from gcfa_dgl import checkpoint
-from gcfa_dgl.allocator import raise_mmap_threshold
 from gcfa_dgl.config import validate, validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.distributed import Dist, intra_op_threads, startup_contention
@@ -148,7 +147,6 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     `parallel_jobs`: runs sharing this machine's cores (a parallel sweep), to size torch threads.
     """
     validate(cfg)
-    raise_mmap_threshold(cfg.train.mmap_threshold_mb)
     threads = set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
     log.info("intra-op threads: torch %d, DGL %d", threads, dgl_threads())
     warning = startup_contention(threads, parallel_jobs)

@@ -132,7 +132,6 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_p
     ("model.attention_dim=0", "model.attention_dim"),
     ("sampler.fanouts=[0,10]", "sampler.fanouts[0]"),
     ("sampler.kernel=cuda", "sampler.kernel"),
-    ("train.mmap_threshold_mb=-1", "train.mmap_threshold_mb"),
     ("sampler.fanouts=[10,10,10]", "sampler.fanouts"),
     ("model=transformer", "model"),
     ("dataset=netflix", "dataset"),

@@ -2,7 +2,7 @@
 
     python -m gcfa_dgl.bench.optimisations [--repeats 5] [--batch 4096] [--similarity-sizes N ...]
                                            [--max-batches 40] [--data overrides ...] [--json f]
-                                           [--cases lightgcn gcmc gcfa workers malloc evaluation similarity topk weighted]
+                                           [--cases lightgcn gcmc gcfa workers evaluation similarity topk weighted]
 
 Every case runs the old code path (kept here, or reachable by a switch) and the current one on the
 same inputs, interleaved, median of `--repeats`; the ratio before / after is the figure of merit.
@@ -23,8 +23,6 @@ same inputs, interleaved, median of `--repeats`; the ratio before / after is the
   `torch.use_deterministic_algorithms` off against on;
 - sampling in a DataLoader worker: GCFA batches through the entry point with
   `sampler.num_workers` 0 against 1 (child processes, `--max-batches` batches each);
-- memory allocator: the same GCFA batches with glibc's default mmap threshold
-  (`train.mmap_threshold_mb=0`) against 32 MiB;
 - top-k sampling of training batches (their own edges excluded): each seed's k tightest selected
   again from all its in-edges (select_topk widened by the most exclusions of any node, excluded
   edges removed, select_topk again) against ranked once and refilled from cached spares; the
@@ -313,26 +311,6 @@ def workers_case(repeats: int, batch: int, max_batches: int) -> dict:
                 f"{label}, batch {batch}, {max_batches} batches through the entry point")
 
 
-def malloc_case(repeats: int, batch: int, max_batches: int) -> dict:
-    """GCFA batches through the real entry point with glibc's default mmap threshold against the
-    raised one of `train.mmap_threshold_mb` (gcfa_dgl/allocator.py)."""
-    import tempfile
-
-    from gcfa_dgl.bench.train import train_once
-
-    overrides, label = _data()
-    times: dict[str, list[float]] = {"before": [], "after": []}
-    with tempfile.TemporaryDirectory(prefix="gcfa-bench-malloc-") as tmp:
-        for i in range(repeats):
-            for k, mb in (("before", 0), ("after", 32)):
-                out = Path(tmp) / f"{k}{i}"
-                times[k].append(train_once("gcfa", [*overrides, f"train.mmap_threshold_mb={mb}"], batch,
-                                           max_batches, out)["seconds"])
-    t = {k: median(v) for k, v in times.items()}
-    return pair("memory allocator", "glibc's mmap threshold", "32 MiB (train.mmap_threshold_mb)", t,
-                f"{label}, batch {batch}, {max_batches} batches through the entry point")
-
-
 def topk_reselect(self, g, seeds, fanout, exclude_eids=None):
     """The old top-k block: the seeds' k tightest selected again from all their in-edges."""
     import dgl
@@ -419,7 +397,7 @@ def weighted_case(repeats: int, batch: int, batches: int = 10) -> dict:
 
 # Each case and the `change` of its rows, in the order of the table.
 CASES = {"lightgcn": "LightGCN training step", "gcmc": "GC-MC training step", "gcfa": "GCFA training step",
-         "workers": "GCFA training batches", "malloc": "memory allocator", "evaluation": "full-ranking evaluation",
+         "workers": "GCFA training batches", "evaluation": "full-ranking evaluation",
          "similarity": "similarity edges", "topk": "top-k sampling of training batches",
          "weighted": "weighted sampling of training batches"}
 
@@ -432,7 +410,6 @@ def run(repeats: int, batch: int, similarity_sizes: list[int], max_batches: int 
         "gcmc": lambda: [gcmc_case(repeats, batch)],
         "gcfa": lambda: gcfa_case(repeats, batch),
         "workers": lambda: [workers_case(repeats, batch, max_batches)],
-        "malloc": lambda: [malloc_case(repeats, batch, max_batches)],
         "evaluation": lambda: evaluation_case(repeats),
         "similarity": lambda: similarity_case(repeats, similarity_sizes),
         "topk": lambda: [topk_case(repeats, batch)],
