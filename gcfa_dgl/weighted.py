@@ -10,7 +10,7 @@ order, limited to the seed's range, so a seed costs about 2k draws whatever its 
 
 Excluded edges (a training batch's own) are drawn too and rejected, which conditions the
 sequence on their absence: successive sampling over the remaining edges. Seeds with few in-edges,
-and the rare seeds still short after a few rounds of draws, finish with an exponential race
+and the few seeds still short after a round of draws, finish with an exponential race
 (each remaining edge gets the key Exp(1) / weight; the smallest keys win), which is the same
 distribution again. Everything is tensor ops over all seeds at once, and the random numbers come
 from torch's generator, whose CPU draws do not depend on the thread count.
