@@ -59,7 +59,8 @@ class SamplerConfig:
     deterministic: bool = True
     # How `weighted` draws: `torch`, tensor ops at a cost per draw (gcfa_dgl/weighted.py), or `dgl`,
     # DGL's kernel, which reads every in-edge of every seed (runs before this option used it).
-    # The same distribution either way; the draws themselves differ.
+    # The same law, except that DGL's kernel drops a batch's excluded edges after drawing, leaving
+    # those seeds short of k; the draws themselves differ (docs/sampling.md).
     kernel: SamplerKernel = SamplerKernel.torch
 
 

@@ -38,7 +38,7 @@ def _settings(run: Path) -> dict[str, str]:
         return {}
     cfg = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=False)
     out = {k: str(v) for k, v in cfg.get("model", {}).items() if k not in ("_target_", "name")}
-    for k in ("mode", "alpha", "fanouts"):
+    for k in ("mode", "alpha", "fanouts", "kernel"):
         if k in cfg.get("sampler", {}):
             out[f"sampler.{k}"] = str(cfg["sampler"][k])
     return out

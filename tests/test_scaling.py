@@ -96,12 +96,14 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tiny_pro
     assert r2.returncode == 0, r2.stderr[-3000:]
     m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
     # Same global batch (2 x 64 = 128) but different sampled negatives and neighbourhoods: the
-    # runs agree statistically, not bitwise (docs/scaling.md).
+    # runs agree statistically, not bitwise. Over seeds 0-3 the gaps were up to 0.053 (loss) and
+    # 0.048 (test AUC), in both directions: this tiny setting's seed-to-seed noise (docs/scaling.md).
+    # Each run is deterministic, so the bound does not flake.
     assert len(m2["history"]) == 3
     for a, b in zip(m1["history"], m2["history"]):
-        assert abs(a["loss"] - b["loss"]) < 0.03
+        assert abs(a["loss"] - b["loss"]) < 0.06
     for key in ("sampled/auc", "full/auc"):
-        assert abs(m1["test"][key] - m2["test"][key]) < 0.04, (key, m1["test"][key], m2["test"][key])
+        assert abs(m1["test"][key] - m2["test"][key]) < 0.06, (key, m1["test"][key], m2["test"][key])
     assert m2["test"]["sampled/auc"] > 0.7
     # One output directory: rank 1 wrote nothing of its own.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
