@@ -12,7 +12,7 @@ relationship tightness (docs/sampling.md):
 - `full`: every neighbour (fanouts are ignored).
 
 Selection runs in DGL's C++ kernel (`sample_neighbors_fused`) and tensor ops over whole batches;
-Python only loops over layers and edge types (and, for weighted draws, a few rounds). Top-k ranks
+Python only loops over layers and edge types. Top-k ranks
 every node's in-edges once per graph.
 """
 
