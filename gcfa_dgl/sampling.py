@@ -184,10 +184,7 @@ class ImportanceSampler(BlockSampler):
         `WeightedDraws` (built once per graph and edge type), leaving out `exclude_eids`."""
         if not isinstance(seeds, Mapping):
             seeds = {g.ntypes[0]: seeds}
-        exclude = {}
-        if exclude_eids is not None:
-            ex = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
-            exclude = {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
+        exclude = _exclusions(g, exclude_eids)
         edges = {}
         for et, k in fanout.items():
             s = seeds.get(et[2])
@@ -249,10 +246,7 @@ class ImportanceSampler(BlockSampler):
         and one with more exclusions than spares from all its in-edges; exact in every case.
         """
         lists, sub, mapping, local = self._topk_cache(g, fanout)
-        exclude = {}
-        if exclude_eids is not None:
-            ex = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
-            exclude = {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
+        exclude = _exclusions(g, exclude_eids)
         sub_exclude, refill = {}, {}
         for et, ex in exclude.items():
             if et not in lists:
@@ -305,6 +299,15 @@ class ImportanceSampler(BlockSampler):
         order, rank = _ranked(dst, g.edges[et].data[self.weight][eid], eid)
         top = order[rank < k]
         return src[top], dst[top], eid[top]
+
+
+def _exclusions(g, exclude_eids) -> dict[tuple[str, str, str], torch.Tensor]:
+    """The edges to leave out, per canonical edge type (empty types dropped), from what
+    `as_edge_prediction_sampler` passes: a tensor (one edge type) or a dict keyed by type."""
+    if exclude_eids is None:
+        return {}
+    ex = exclude_eids if isinstance(exclude_eids, Mapping) else {g.canonical_etypes[0]: exclude_eids}
+    return {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
 
 
 def _tie_key(eid: torch.Tensor) -> torch.Tensor:

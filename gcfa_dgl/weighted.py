@@ -41,9 +41,9 @@ class WeightedDraws:
             raise ValueError(f"edge feature {weight!r} of {etype} must be finite and >= 0 for weighted sampling")
         self.weight, self.cum = w, torch.cumsum(w, 0)
         self.positive = w > 0
-        deg = self.indptr[1:] - self.indptr[:-1]
-        self.positive_degree = torch.zeros(len(deg), dtype=torch.int64).index_add_(
-            0, torch.repeat_interleave(torch.arange(len(deg)), deg), self.positive.long())
+        positives = torch.zeros(len(w) + 1, dtype=torch.int64)
+        torch.cumsum(self.positive, 0, out=positives[1:])  # positive edges before each CSC position
+        self.positive_degree = positives[self.indptr[1:]] - positives[self.indptr[:-1]]
         small = torch.int32 if len(w) < 2**31 - 1 else torch.int64
         self.where = torch.empty(len(w), dtype=small)
         self.where[eids.long()] = torch.arange(len(w), dtype=small)  # edge id -> CSC position
@@ -61,10 +61,11 @@ class WeightedDraws:
         if exclude is not None and len(exclude):
             ex_pos = torch.unique(self.where[exclude.long()].long())
             ex_pos = ex_pos[self.positive[ex_pos]]
-            # excluded edges per node: each position lies in exactly one node's range
-            ex_dst = torch.searchsorted(self.indptr, ex_pos, right=True) - 1
-            hits = torch.zeros(len(self.indptr) - 1, dtype=torch.int64).index_add_(0, ex_dst, torch.ones_like(ex_dst))
-            avail = avail - hits[seeds]
+            # Excluded edges per seed: the seeds are sorted, so their ranges are too, and a position
+            # belongs to the last seed starting at or before it, if that seed's range reaches it.
+            at = torch.searchsorted(lo, ex_pos, right=True) - 1
+            mine = (at >= 0) & (ex_pos < hi[at.clamp(min=0)])
+            avail = avail - torch.bincount(at[mine], minlength=len(seeds))
         need = avail.clamp(max=k)
         race = (hi - lo <= 2 * k) | (avail <= k)
         taken: list[torch.Tensor] = [ex_pos]
