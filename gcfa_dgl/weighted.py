@@ -28,7 +28,9 @@ class WeightedDraws:
     """One edge type's in-edges in CSC order with their cumulative weights, for `sample`.
 
     Built once per graph and edge type. Float64 cumulative sums keep each edge's share exact to
-    about 1e-16 of the type's total weight.
+    about 1e-16 of the type's total weight. Sources and edge ids are views of the graph's own CSC
+    arrays; the extra memory is 20 bytes per edge (cumulative weight, weight as stored, position
+    and scratch slot).
     """
 
     rounds = 1  # rounds of draws before the race takes the seeds still short (few: a round has a fixed cost)
@@ -36,15 +38,16 @@ class WeightedDraws:
     def __init__(self, g: dgl.DGLGraph, etype: tuple[str, str, str], weight: str) -> None:
         indptr, indices, eids = g.adj_tensors("csc", etype=etype)
         self.indptr, self.src, self.eid = indptr.long(), indices, eids
-        w = g.edges[etype].data[weight][eids].double()
+        w = g.edges[etype].data[weight][eids]
         if len(w) and (not torch.isfinite(w).all() or bool((w < 0).any())):
             raise ValueError(f"edge feature {weight!r} of {etype} must be finite and >= 0 for weighted sampling")
-        self.weight, self.cum = w, torch.cumsum(w, 0)
-        self.positive = w > 0
-        positives = torch.zeros(len(w) + 1, dtype=torch.int64)
-        torch.cumsum(self.positive, 0, out=positives[1:])  # positive edges before each CSC position
-        self.positive_degree = positives[self.indptr[1:]] - positives[self.indptr[:-1]]
+        self.weight = w  # as stored (float32): exact, and read as float64 where a draw needs it
+        self.cum = torch.cumsum(w, 0, dtype=torch.float64)
         small = torch.int32 if len(w) < 2**31 - 1 else torch.int64
+        positives = torch.zeros(len(w) + 1, dtype=small)
+        torch.cumsum(w > 0, 0, dtype=small, out=positives[1:])  # positive edges before each CSC position
+        self.positive_degree = (positives[self.indptr[1:]] - positives[self.indptr[:-1]]).long()
+        del positives
         self.where = torch.empty(len(w), dtype=small)
         self.where[eids.long()] = torch.arange(len(w), dtype=small)  # edge id -> CSC position
         self.slot = torch.full((len(w),), _FREE, dtype=small)  # per draw: the first draw of each edge
@@ -60,7 +63,7 @@ class WeightedDraws:
         ex_pos = torch.zeros(0, dtype=torch.int64)
         if exclude is not None and len(exclude):
             ex_pos = torch.unique(self.where[exclude.long()].long())
-            ex_pos = ex_pos[self.positive[ex_pos]]
+            ex_pos = ex_pos[self.weight[ex_pos] > 0]
             # Excluded edges per seed: the seeds are sorted, so their ranges are too, and a position
             # belongs to the last seed starting at or before it, if that seed's range reaches it.
             at = torch.searchsorted(lo, ex_pos, right=True) - 1
@@ -105,7 +108,7 @@ class WeightedDraws:
         order = torch.arange(len(pos), dtype=self.slot.dtype)
         self.slot.scatter_reduce_(0, pos, order, "amin", include_self=True)
         claimed = self.slot[pos]
-        first = (claimed == order) & self.positive[pos]  # new and not excluded or taken
+        first = (claimed == order) & (self.weight[pos] > 0)  # new and not excluded or taken
         self.slot[pos] = torch.where(claimed < 0, claimed, _FREE)
         count = torch.cumsum(first, 0)
         start = torch.cumsum(m, 0) - m
@@ -126,8 +129,9 @@ class WeightedDraws:
         pos = lo[rows][:, None] + col
         ok = col < lens[:, None]
         pos = torch.where(ok, pos, lo[rows][:, None])  # padding reads a real edge, then is dropped
-        ok &= self.positive[pos] & (self.slot[pos] != -1)
-        key = torch.rand(pos.shape, dtype=torch.float64).log_().neg_().div_(self.weight[pos]).masked_fill_(~ok, float("inf"))
+        w = self.weight[pos].double()
+        ok &= (w > 0) & (self.slot[pos] != -1)
+        key = torch.rand(pos.shape, dtype=torch.float64).log_().neg_().div_(w).masked_fill_(~ok, float("inf"))
         n = min(int(need[rows].max()), width)
         best = torch.topk(key, n, dim=1, largest=False, sorted=True).indices
         win = torch.nonzero(torch.gather(ok, 1, best) & (torch.arange(n) < need[rows][:, None]), as_tuple=True)
