@@ -65,6 +65,8 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     assert all(r["sampled_edges_per_batch"] > r["input_nodes_per_batch"] > 0 for r in e["sizes"])
     topk = json.loads((bench_dir / "epoch_topk.json").read_text())
     assert e["model"] == "gcfa" and topk["model"] == "gcfa_topk" and len(topk["sizes"]) == 1
+    # the sampler the runs used, read back from their saved configs
+    assert e["sampler"] == {"mode": "weighted", "kernel": "torch"} and topk["sampler"]["mode"] == "topk"
     assert topk["sizes"][0]["sampled_edges_per_batch"] > topk["sizes"][0]["input_nodes_per_batch"] > 0
 
 
@@ -206,13 +208,20 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     ex = {"seconds_per_epoch": 2.0, "peak_rss_gb": 1.0, "seconds_per_batch": 1.0, "sampled_edges_per_batch": 1.0}
     for name, model, t in (("epoch", "gcfa", 0.5), ("epoch_topk", "gcfa_topk", 0.25)):
         (bench / f"{name}.json").write_text(json.dumps({"model": model, "batch": 64, "max_batches": 5, "repeats": 3,
-                                                        "cores": 2, "sizes": rows(t), "exponent": ex}))
+                                                        "cores": 2, "sizes": rows(t), "exponent": ex,
+                                                        "sampler": {"mode": "weighted", "kernel": "torch"}}))
     text = report.render(bench, tmp_path / "img")
     section = text.split("## Scaling from 1M to 20M interactions", 1)[1].split("\n## ", 1)[0]
-    assert "GCFA with the weighted sampler" in section and "`python -m gcfa_dgl.bench.epoch --model gcfa_topk`" in section
+    assert "GCFA with the weighted sampler (tensor-op draws)" in section
+    assert "`python -m gcfa_dgl.bench.epoch --model gcfa_topk`" in section
     assert "| 2,000 | 2,000 | 0.500 |" in section and "| 2,000 | 2,000 | 1.000 |" in section
     assert section.count("Fitted exponent: **time 2.00, memory 1.00**") == 2
     assert (tmp_path / "img" / "bench_scaling.png").exists()
+    # a file from before the sampler was recorded ran DGL's kernel, the default then
+    old = json.loads((bench / "epoch.json").read_text())
+    del old["sampler"]
+    (bench / "epoch.json").write_text(json.dumps(old))
+    assert "GCFA with the weighted sampler (DGL's kernel, `sampler.kernel=dgl`)" in report.render(bench, tmp_path / "img")
 
 
 def test_report_gives_each_rounds_ratio_to_lightgcn(tmp_path):

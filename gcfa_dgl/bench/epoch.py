@@ -43,6 +43,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                 runs.append(train_once(model, synthetic(n) + extra, batch, max_batches, out, experiment="table1"))
                 print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
             n_train = train_edges(out)
+            sampler = sampler_settings(out)
             batches = math.ceil(n_train / batch)
             measured = median([r["seconds"] for r in runs])
             per_batch = measured / min(max_batches, batches)
@@ -59,8 +60,16 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3),
                "seconds_per_batch": round(loglog_slope(x, [r["seconds_per_batch"] for r in rows]), 3),
                "sampled_edges_per_batch": round(loglog_slope(x, [r["sampled_edges_per_batch"] for r in rows]), 3)}
-    return {"model": model, "batch": batch, "max_batches": max_batches, "repeats": repeats,
-            "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
+    return {"model": model, "sampler": sampler if rows else {}, "batch": batch, "max_batches": max_batches,
+            "repeats": repeats, "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
+
+
+def sampler_settings(out: Path) -> dict:
+    """The sampler mode and weighted kernel a finished run used (its saved config)."""
+    from omegaconf import OmegaConf
+
+    s = OmegaConf.load(out / ".hydra" / "config.yaml").sampler
+    return {"mode": str(s.mode), "kernel": str(s.get("kernel", "dgl"))}
 
 
 def main(argv: list[str] | None = None) -> dict:

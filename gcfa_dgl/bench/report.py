@@ -38,7 +38,11 @@ def _overrides(d: dict) -> str:
 def _sampler_label(ep: dict, short: bool = False) -> str:
     if ep.get("model") == "gcfa_topk":
         return "top-k" if short else "top-k sampler (`sampler=topk`)"
-    return "weighted" if short else "weighted sampler"
+    # Files written before the sampler was recorded ran DGL's kernel, the default then.
+    dgl_kernel = ep.get("sampler", {}).get("kernel", "dgl") == "dgl"
+    if short:
+        return "weighted, DGL's kernel" if dgl_kernel else "weighted"
+    return "weighted sampler (DGL's kernel, `sampler.kernel=dgl`)" if dgl_kernel else "weighted sampler (tensor-op draws)"
 
 
 def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict | None = None) -> str | None:
