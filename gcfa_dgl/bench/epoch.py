@@ -33,7 +33,7 @@ from gcfa_dgl.distributed import usable_cores
 def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_overrides: list[str] | None = None,
         model: str = "gcfa") -> dict:
     extra = list(synthetic_overrides or [])
-    rows = []
+    rows, sampler = [], {}
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-epoch-") as tmp:
         for n in sorted(sizes):
             run_child([sys.executable, "-m", "data_prep", *synthetic(n), *extra])  # a no-op when prepared: RSS is training's
@@ -60,7 +60,7 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3),
                "seconds_per_batch": round(loglog_slope(x, [r["seconds_per_batch"] for r in rows]), 3),
                "sampled_edges_per_batch": round(loglog_slope(x, [r["sampled_edges_per_batch"] for r in rows]), 3)}
-    return {"model": model, "sampler": sampler if rows else {}, "batch": batch, "max_batches": max_batches,
+    return {"model": model, "sampler": sampler, "batch": batch, "max_batches": max_batches,
             "repeats": repeats, "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
 
 
