@@ -24,19 +24,25 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 DEFAULT_METRICS = ["full/recall@20", "full/ndcg@20", "full/auc", "sampled/auc", "sampled/ndcg@10",
                    "sampled_n1/auc", "sampled_n1/ndcg@1", "sampled_n1/ndcg@2"]
 REFERENCE_MODEL = "gcfa"
 
 
+def run_config(run: Path) -> DictConfig | None:
+    """The config a run saved (its `.hydra/config.yaml`), or None for a directory without one."""
+    path = run / ".hydra" / "config.yaml"
+    return OmegaConf.load(path) if path.exists() else None
+
+
 def _settings(run: Path) -> dict[str, str]:
     """Model and sampler settings of a run, flattened (empty when the run has no Hydra config)."""
-    cfg_path = run / ".hydra" / "config.yaml"
-    if not cfg_path.exists():
+    saved = run_config(run)
+    if saved is None:
         return {}
-    cfg = OmegaConf.to_container(OmegaConf.load(cfg_path), resolve=False)
+    cfg = OmegaConf.to_container(saved, resolve=False)
     out = {k: str(v) for k, v in cfg.get("model", {}).items() if k not in ("_target_", "name")}
     for k in ("mode", "alpha", "fanouts", "kernel"):
         if k in cfg.get("sampler", {}):

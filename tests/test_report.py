@@ -95,3 +95,13 @@ def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
     ablation = (out / "ablation.md").read_text()
     assert "| aggregator=mean | 2 | -5.0% ± 21.2% (1/2 up) |" in ablation
     assert "| attention=False | 1 | -50.0% (0/1 up) |" in ablation
+
+
+def test_run_config_reads_the_saved_config_or_none(tmp_path):
+    from gcfa_dgl.report import run_config
+
+    assert run_config(tmp_path) is None  # not a run directory
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("sampler:\n  mode: topk\n  fanouts: [5, 5]\n")
+    cfg = run_config(tmp_path)
+    assert cfg.sampler.mode == "topk" and list(cfg.sampler.fanouts) == [5, 5]

@@ -66,9 +66,9 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
 
 def sampler_settings(out: Path) -> dict:
     """The sampler mode and weighted kernel a finished run used (its saved config)."""
-    from omegaconf import OmegaConf
+    from gcfa_dgl.report import run_config
 
-    s = OmegaConf.load(out / ".hydra" / "config.yaml").sampler
+    s = run_config(out).sampler
     return {"mode": str(s.mode), "kernel": str(s.get("kernel", "dgl"))}
 
 

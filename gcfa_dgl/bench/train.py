@@ -59,12 +59,10 @@ def train_once(model: str, overrides: list[str], batch: int, max_batches: int | 
 
 def train_edges(out: Path) -> int:
     """Training interactions of the dataset a finished run used (its meta.json)."""
-    from omegaconf import OmegaConf
-
     from data_prep.pipeline import prepare
+    from gcfa_dgl.report import run_config
 
-    cfg = OmegaConf.load(out / ".hydra" / "config.yaml")
-    return int(json.loads((prepare(cfg) / "meta.json").read_text())["counts"]["train"])
+    return int(json.loads((prepare(run_config(out)) / "meta.json").read_text())["counts"]["train"])
 
 
 def run(models: list[str], batch: int, repeats: int, max_batches: int | None,
