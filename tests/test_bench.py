@@ -35,6 +35,8 @@ def bench_dir(tmp_path_factory):
                     "--json", str(out / "epoch.json")])
         epoch.main(["--interactions", "20000", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--model", "gcfa_topk", "--json", str(out / "epoch_topk.json")])
+        epoch.main(["--interactions", "20000", "40000", "--batches-per-epoch", "10", "--max-batches", "2",
+                    "--repeats", "1", "--json", str(out / "epoch_grown.json")])
         train.main(["--models", "bpr", "lightgcn", "gcfa", "gcfa_topk", "gcfa_topk_att16", "--batch", "256", "--max-batches", "2", "--repeats", "1",
                     "--json", str(out / "train.json"), "--data", *SMALL])
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", "--repeats", "1",
@@ -68,6 +70,23 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     # the sampler the runs used, read back from their saved configs
     assert e["sampler"] == {"mode": "weighted", "kernel": "torch"} and topk["sampler"]["mode"] == "topk"
     assert topk["sizes"][0]["sampled_edges_per_batch"] > topk["sizes"][0]["input_nodes_per_batch"] > 0
+    # --batches-per-epoch: the batch grows with the training pairs, the batch count stays
+    grown = json.loads((bench_dir / "epoch_grown.json").read_text())
+    assert grown["batch"] is None and grown["batches_per_epoch"] == 10
+    assert [r["batches_per_epoch"] for r in grown["sizes"]] == [10, 10]
+    assert [r["batch"] for r in grown["sizes"]] == [-(-r["train_edges"] // 10) for r in grown["sizes"]]
+    assert [r["train_edges"] for r in grown["sizes"]] == [r["train_edges"] for r in e["sizes"]]
+    assert all(r["batch"] == 256 for r in e["sizes"])
+    # a larger batch reaches more of the graph
+    assert grown["sizes"][1]["sampled_edges_per_batch"] > e["sizes"][1]["sampled_edges_per_batch"]
+
+
+def test_epoch_benchmark_rejects_a_zero_batch_count(capsys):
+    from gcfa_dgl.bench import epoch
+
+    with pytest.raises(SystemExit):
+        epoch.main(["--batches-per-epoch", "0"])
+    assert "--batches-per-epoch must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_training_benchmark_scales_timed_batches_to_an_epoch(bench_dir):
@@ -222,6 +241,15 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     del old["sampler"]
     (bench / "epoch.json").write_text(json.dumps(old))
     assert "GCFA with the weighted sampler (DGL's kernel, `sampler.kernel=dgl`)" in report.render(bench, tmp_path / "img")
+    # a third file grows the batch with the data: its command, and a batch column
+    grown = {"model": "gcfa", "batch": None, "batches_per_epoch": 240, "max_batches": 5, "repeats": 3, "cores": 2,
+             "sizes": [{**r, "batch": 4 * i} for i, r in enumerate(rows(1.0), 1)], "exponent": ex,
+             "sampler": {"mode": "weighted", "kernel": "torch"}}
+    (bench / "epoch_grown.json").write_text(json.dumps(grown))
+    section = report.render(bench, tmp_path / "img").split("## Scaling from 1M to 20M interactions", 1)[1]
+    assert "`python -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 5`" in section
+    assert "so every epoch has 240 batches" in section
+    assert "| 2,000 | 2,000 | 8 | 2.000 |" in section
 
 
 def test_report_gives_each_rounds_ratio_to_lightgcn(tmp_path):

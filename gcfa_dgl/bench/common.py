@@ -21,6 +21,15 @@ def compose_prep(overrides: list[str]):
         return compose(config_name="prep", overrides=overrides)
 
 
+def train_count(overrides: list[str]) -> int:
+    """Training interactions of the dataset these overrides select (prepared if needed)."""
+    import json
+
+    from data_prep.pipeline import prepare
+
+    return int(json.loads((prepare(compose_prep(overrides)) / "meta.json").read_text())["counts"]["train"])
+
+
 ML1M_SIZED = ["dataset=synthetic", "dataset.name=synthetic_ml1m_size", "dataset.synthetic.n_users=6040",
               "dataset.synthetic.n_items=3706", "dataset.synthetic.n_interactions=1000209",
               "dataset.synthetic.n_info=18"]

@@ -2,6 +2,7 @@
 
     python -m gcfa_dgl.bench.epoch [--interactions 1000000 5000000 20000000] [--batch 4096]
                                    [--max-batches 50] [--repeats 3] [--model gcfa|gcfa_topk]
+                                   [--batches-per-epoch N]
                                    [--synthetic-overrides k=v ...] [--json f]
 
 The synthetic datasets of `bench.prep` (1 user per 100 and 1 video per 1,000 interactions),
@@ -13,7 +14,9 @@ block edges), which shows whether a batch costs more on a larger graph. Peak RSS
 (loading, training, its final sampled evaluation).
 Median of `--repeats` (RSS: maximum); the fitted exponents over sizes are the figures of merit.
 `--model gcfa_topk` measures GCFA with `sampler=topk` (the k tightest neighbours, from lists
-ranked once per graph) instead of the default weighted sampler.
+ranked once per graph) instead of the default weighted sampler. `--batches-per-epoch N` grows
+the batch with the data instead of fixing it: each size trains with batch ceil(train pairs / N),
+so every epoch has N batches (pass a smaller `--max-batches`: the batches are large).
 """
 
 from __future__ import annotations
@@ -24,30 +27,34 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gcfa_dgl.bench.common import loglog_slope, median, run_child, write_json
+from gcfa_dgl.bench.common import loglog_slope, median, run_child, train_count, write_json
 from gcfa_dgl.bench.prep import synthetic
 from gcfa_dgl.bench.train import train_edges, train_once
 from gcfa_dgl.distributed import usable_cores
 
 
 def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_overrides: list[str] | None = None,
-        model: str = "gcfa") -> dict:
+        model: str = "gcfa", batches_per_epoch: int | None = None) -> dict:
+    """`batches_per_epoch`: grow the batch with the data (ceil(train pairs / it)) instead of `batch`."""
     extra = list(synthetic_overrides or [])
     rows, sampler = [], {}
     with tempfile.TemporaryDirectory(prefix="gcfa-bench-epoch-") as tmp:
         for n in sorted(sizes):
             run_child([sys.executable, "-m", "data_prep", *synthetic(n), *extra])  # a no-op when prepared: RSS is training's
+            n_train = train_count(synthetic(n) + extra)
+            size_batch = math.ceil(n_train / batches_per_epoch) if batches_per_epoch else batch
             runs = []
             for i in range(repeats):
                 out = Path(tmp) / f"{n}_{i}"
-                runs.append(train_once(model, synthetic(n) + extra, batch, max_batches, out, experiment="table1"))
+                runs.append(train_once(model, synthetic(n) + extra, size_batch, max_batches, out, experiment="table1"))
                 print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
-            n_train = train_edges(out)
+            if train_edges(out) != n_train:  # the prep config and the run's must select the same data
+                raise RuntimeError(f"{out}: the run trained on {train_edges(out):,} pairs, not {n_train:,}")
             sampler = sampler_settings(out)
-            batches = math.ceil(n_train / batch)
+            batches = math.ceil(n_train / size_batch)
             measured = median([r["seconds"] for r in runs])
             per_batch = measured / min(max_batches, batches)
-            rows.append({"interactions": n, "train_edges": n_train, "batches_per_epoch": batches,
+            rows.append({"interactions": n, "train_edges": n_train, "batch": size_batch, "batches_per_epoch": batches,
                          "seconds_per_batch": round(per_batch, 4),
                          "seconds_per_epoch": round(per_batch * batches, 1),
                          "input_nodes_per_batch": runs[0]["batch_work"]["input_nodes"],
@@ -60,7 +67,8 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                "peak_rss_gb": round(loglog_slope(x, [r["peak_rss_gb"] for r in rows]), 3),
                "seconds_per_batch": round(loglog_slope(x, [r["seconds_per_batch"] for r in rows]), 3),
                "sampled_edges_per_batch": round(loglog_slope(x, [r["sampled_edges_per_batch"] for r in rows]), 3)}
-    return {"model": model, "sampler": sampler, "batch": batch, "max_batches": max_batches,
+    return {"model": model, "sampler": sampler, "batch": None if batches_per_epoch else batch,
+            "batches_per_epoch": batches_per_epoch, "max_batches": max_batches,
             "repeats": repeats, "cores": usable_cores(), "sizes": rows, "exponent": fit, "synthetic_overrides": extra}
 
 
@@ -80,13 +88,18 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--synthetic-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     p.add_argument("--model", choices=["gcfa", "gcfa_topk"], default="gcfa")
+    p.add_argument("--batches-per-epoch", type=int, default=None,
+                   help="grow the batch with the data: ceil(train pairs / N) at each size, in place of --batch")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides, a.model)
-    print(f"{a.model}, batch {a.batch}, {a.max_batches} batches timed, median of {a.repeats}")
-    print("| interactions | s / batch | s / epoch | sampled edges / batch | peak RSS |\n|---:|---:|---:|---:|---:|")
+    if a.batches_per_epoch is not None and a.batches_per_epoch < 1:
+        p.error(f"--batches-per-epoch must be at least 1, got {a.batches_per_epoch}")
+    res = run(a.interactions, a.batch, a.max_batches, a.repeats, a.synthetic_overrides, a.model, a.batches_per_epoch)
+    how = f"{a.batches_per_epoch} batches per epoch" if a.batches_per_epoch else f"batch {a.batch}"
+    print(f"{a.model}, {how}, {a.max_batches} batches timed, median of {a.repeats}")
+    print("| interactions | batch | s / batch | s / epoch | sampled edges / batch | peak RSS |\n|---:|---:|---:|---:|---:|---:|")
     for r in res["sizes"]:
-        print(f"| {r['interactions']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "
+        print(f"| {r['interactions']:,} | {r['batch']:,} | {r['seconds_per_batch']:.3f} | {r['seconds_per_epoch']:.0f} | "
               f"{r['sampled_edges_per_batch']:,} | {r['peak_rss_gb']:.2f} GB |")
     if res["exponent"]:
         x = res["exponent"]

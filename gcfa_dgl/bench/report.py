@@ -63,7 +63,8 @@ def _scaling_plot(prep: dict | None, epochs: list[dict], img: Path, capped: dict
             continue
         x = [r["interactions"] for r in epoch["sizes"]]
         ex = epoch.get("exponent", {})
-        series.append((f"GCFA epoch, {_sampler_label(epoch, short=True)}{_overrides(epoch)}", x,
+        grown = f", {epoch['batches_per_epoch']} batches per epoch" if epoch.get("batches_per_epoch") else ""
+        series.append((f"GCFA epoch, {_sampler_label(epoch, short=True)}{grown}{_overrides(epoch)}", x,
                        [r["seconds_per_epoch"] for r in epoch["sizes"]], [r["peak_rss_gb"] for r in epoch["sizes"]],
                        {"seconds": ex.get("seconds_per_epoch"), "peak_rss_gb": ex.get("peak_rss_gb")}))
     if not series:
@@ -185,15 +186,23 @@ def _epoch(epochs: list[dict], plot: str | None) -> list[str]:
     for ep in epochs:
         extra = ep.get("synthetic_overrides") or []
         flag = f" --model {ep['model']}" if ep.get("model", "gcfa") != "gcfa" else ""
-        out += [f"`python -m gcfa_dgl.bench.epoch{flag}`: GCFA with the {_sampler_label(ep)}, batch {ep['batch']}, "
+        grown = ep.get("batches_per_epoch")
+        if grown:
+            flag += f" --batches-per-epoch {grown} --max-batches {ep['max_batches']}"
+            how = f"the batch grown with the data (training pairs / {grown}, so every epoch has {grown} batches)"
+        else:
+            how = f"batch {ep['batch']}"
+        out += [f"`python -m gcfa_dgl.bench.epoch{flag}`: GCFA with the {_sampler_label(ep)}, {how}, "
                 f"{ep['max_batches']} batches timed and scaled to the epoch, median of {ep['repeats']}; peak RSS of "
                 "the training process" + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
-                "| interactions | training pairs | s / batch | s / epoch | input nodes / batch | sampled edges / batch "
-                "| peak RSS |", "|---:|---:|---:|---:|---:|---:|---:|"]
+                "| interactions | training pairs | " + ("batch | " if grown else "") + "s / batch | s / epoch | "
+                "input nodes / batch | sampled edges / batch | peak RSS |",
+                "|---:|---:|" + ("---:|" if grown else "") + "---:|---:|---:|---:|---:|"]
         for r in ep["sizes"]:
             work = (f"{r['input_nodes_per_batch']:,} | {r['sampled_edges_per_batch']:,}"
                     if "sampled_edges_per_batch" in r else "– | –")
-            out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {r['seconds_per_batch']:.3f} | "
+            size_batch = f"{r['batch']:,} | " if grown else ""
+            out.append(f"| {r['interactions']:,} | {r['train_edges']:,} | {size_batch}{r['seconds_per_batch']:.3f} | "
                        f"{r['seconds_per_epoch']:.0f} | {work} | {r['peak_rss_gb']:.2f} GB |")
         if ep.get("exponent"):
             x = ep["exponent"]
@@ -264,13 +273,13 @@ def _concurrent(c: dict | None) -> list[str]:
 
 
 def render(bench: Path, img: Path) -> str:
-    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "epoch_topk", "profile",
+    names = ("prep", "prep_capped", "sampler", "train", "evaluate", "epoch", "epoch_topk", "epoch_grown", "profile",
              "optimisations", "ddp", "concurrent")
     data = {n: _load(bench, n) for n in names}
     cores = sorted({d["cores"] for d in data.values() if d and "cores" in d})
     where = (f"{cores[0]} core(s) available to each benchmark process" if len(cores) == 1 else
              f"{' or '.join(map(str, cores))} cores available to a benchmark process (each JSON file records its own)")
-    epochs = [e for e in (data["epoch"], data["epoch_topk"]) if e]
+    epochs = [e for e in (data["epoch"], data["epoch_topk"], data["epoch_grown"]) if e]
     plot = _scaling_plot(data["prep"], epochs, img, data["prep_capped"])
     lines = [BEGIN, "", f"Written by `make bench-report` at commit `{git_commit()}` from the JSON files of `make bench` "
              "(each section names the commit it was measured at); "
