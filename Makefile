@@ -97,7 +97,7 @@ bench-evaluate: install
 bench-epoch: install
 	$(PY) -m gcfa_dgl.bench.epoch --json $(BENCH)/epoch.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
 	$(PY) -m gcfa_dgl.bench.epoch --model gcfa_topk --json $(BENCH)/epoch_topk.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
-	$(PY) -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 5 --json $(BENCH)/epoch_grown.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
+	$(PY) -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 10 --json $(BENCH)/epoch_grown.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
 
 bench-profile: install
 	$(PY) -m gcfa_dgl.bench.profile --json $(BENCH)/profile.json $(ARGS)

@@ -11,6 +11,7 @@ import io
 import logging
 import math
 import signal
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,7 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             t0 = time.perf_counter()
             total, count = 0.0, 0
             steps, nodes, edges = 0, 0, 0  # what the batches touched: input nodes and sampled block edges
+            step_seconds, tick = [], t0  # each batch, loading included: their median leaves out warm-up
             bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{t_cfg.epochs}", unit="batch",
                        leave=False, dynamic_ncols=True, disable=not d.main)
             for i, (input_nodes, pair, neg, blocks) in enumerate(bar):
@@ -282,6 +284,8 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
                 total += loss.item() * len(pos_s)
                 count += len(pos_s)
                 bar.set_postfix(loss=f"{total / count:.4f}")
+                step_seconds.append(time.perf_counter() - tick)
+                tick += step_seconds[-1]
                 if i + 1 >= n_batches:
                     break
             bar.close()
@@ -297,7 +301,9 @@ def _train(cfg, data, model, evaluator, eval_sampler, out_dir: Path, state, timi
             timing["epoch_seconds"].append(round(seconds, 2))
             # this process's batches (under DDP, rank 0's share of each global batch)
             timing["batch_work"].append({"input_nodes": round(nodes / max(steps, 1)),
-                                         "sampled_edges": round(edges / max(steps, 1))})
+                                         "sampled_edges": round(edges / max(steps, 1)),
+                                         "median_batch_seconds": round(statistics.median(step_seconds), 4)
+                                         if step_seconds else None})
             if not d.main:  # rank 0 evaluates, saves and decides when to stop
                 state = d.broadcast(None)
                 continue

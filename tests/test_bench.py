@@ -65,6 +65,11 @@ def test_prep_and_epoch_fit_exponents(bench_dir):
     assert set(e["exponent"]) == {"seconds_per_epoch", "peak_rss_gb", "seconds_per_batch", "sampled_edges_per_batch"}
     # what a batch touched, read from the runs' timing.json: GCFA's two sampled layers
     assert all(r["sampled_edges_per_batch"] > r["input_nodes_per_batch"] > 0 for r in e["sizes"])
+    # a batch's time is the runs' median batch; the mean over the timed batches is kept beside it
+    assert e["per_batch"] == "median"
+    assert all(r["seconds_per_batch"] > 0 and r["seconds_per_batch_with_warmup"] > 0 for r in e["sizes"])
+    assert all(r["seconds_per_epoch"] == pytest.approx(r["seconds_per_batch"] * r["batches_per_epoch"], abs=0.1)
+               for r in e["sizes"])
     topk = json.loads((bench_dir / "epoch_topk.json").read_text())
     assert e["model"] == "gcfa" and topk["model"] == "gcfa_topk" and len(topk["sizes"]) == 1
     # the sampler the runs used, read back from their saved configs
@@ -232,6 +237,7 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     text = report.render(bench, tmp_path / "img")
     section = text.split("## Scaling from 1M to 20M interactions", 1)[1].split("\n## ", 1)[0]
     assert "GCFA with the weighted sampler (tensor-op draws)" in section
+    assert section.count("5 batches timed, their time scaled to the epoch") == 2  # files without per_batch
     assert "`python -m gcfa_dgl.bench.epoch --model gcfa_topk`" in section
     assert "| 2,000 | 2,000 | 0.500 |" in section and "| 2,000 | 2,000 | 1.000 |" in section
     assert section.count("Fitted exponent: **time 2.00, memory 1.00**") == 2
@@ -242,13 +248,14 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     (bench / "epoch.json").write_text(json.dumps(old))
     assert "GCFA with the weighted sampler (DGL's kernel, `sampler.kernel=dgl`)" in report.render(bench, tmp_path / "img")
     # a third file grows the batch with the data: its command, and a batch column
-    grown = {"model": "gcfa", "batch": None, "batches_per_epoch": 240, "max_batches": 5, "repeats": 3, "cores": 2,
+    grown = {"model": "gcfa", "per_batch": "median", "batch": None, "batches_per_epoch": 240, "max_batches": 5, "repeats": 3, "cores": 2,
              "sizes": [{**r, "batch": 4 * i} for i, r in enumerate(rows(1.0), 1)], "exponent": ex,
              "sampler": {"mode": "weighted", "kernel": "torch"}}
     (bench / "epoch_grown.json").write_text(json.dumps(grown))
     section = report.render(bench, tmp_path / "img").split("## Scaling from 1M to 20M interactions", 1)[1]
     assert "`python -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 5`" in section
     assert "so every epoch has 240 batches" in section
+    assert "5 batches timed, the median batch's time (loading included) times the epoch's batch count" in section
     assert "| 2,000 | 2,000 | 8 | 2.000 |" in section
 
 

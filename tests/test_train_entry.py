@@ -56,6 +56,8 @@ def test_training_learns_and_writes_its_run_directory(trained):
     assert len(timing["epoch_seconds"]) == len(timing["batch_work"]) == 4
     # a batch of 128 pairs and their negatives reads its users' and videos' sampled neighbourhoods
     assert all(w["sampled_edges"] > w["input_nodes"] > 128 for w in timing["batch_work"])
+    # the median batch, loading included, is a share of its epoch
+    assert all(0 < w["median_batch_seconds"] < s for w, s in zip(timing["batch_work"], timing["epoch_seconds"]))
 
 
 def test_beats_popularity(trained, processed, tmp_path):

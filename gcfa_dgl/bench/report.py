@@ -193,7 +193,9 @@ def _epoch(epochs: list[dict], plot: str | None) -> list[str]:
         else:
             how = f"batch {ep['batch']}"
         out += [f"`python -m gcfa_dgl.bench.epoch{flag}`: GCFA with the {_sampler_label(ep)}, {how}, "
-                f"{ep['max_batches']} batches timed and scaled to the epoch, median of {ep['repeats']}; peak RSS of "
+                f"{ep['max_batches']} batches timed, " + ("the median batch's time (loading included) times the "
+                "epoch's batch count" if ep.get("per_batch") == "median" else "their time scaled to the epoch")
+                + f", median of {ep['repeats']}; peak RSS of "
                 "the training process" + (f"; data prepared with `{' '.join(extra)}`." if extra else ".") + _at(ep), "",
                 "| interactions | training pairs | " + ("batch | " if grown else "") + "s / batch | s / epoch | "
                 "input nodes / batch | sampled edges / batch | peak RSS |",
