@@ -257,6 +257,7 @@ def test_report_renders_epoch_scaling_for_both_samplers(tmp_path):
     assert "so every epoch has 240 batches" in section
     assert "5 batches timed, the median batch's time (loading included) times the epoch's batch count" in section
     assert "| 2,000 | 2,000 | 8 | 2.000 |" in section
+    assert "(a per-batch exponent of 1 makes the epoch linear, as the batch grows with the data)" in section
 
 
 def test_report_gives_each_rounds_ratio_to_lightgcn(tmp_path):

@@ -210,8 +210,10 @@ def _epoch(epochs: list[dict], plot: str | None) -> list[str]:
             x = ep["exponent"]
             out += ["", f"Fitted exponent: **time {x['seconds_per_epoch']:.2f}, memory {x['peak_rss_gb']:.2f}**."]
             if "sampled_edges_per_batch" in x:
+                linear = ("1 makes the epoch linear, as the batch grows with the data" if grown else
+                          "0 makes the epoch linear")
                 out.append(f"Per batch: time {x['seconds_per_batch']:.2f}, sampled edges "
-                           f"{x['sampled_edges_per_batch']:.2f} (a per-batch exponent of 0 makes the epoch linear).")
+                           f"{x['sampled_edges_per_batch']:.2f} (a per-batch exponent of {linear}).")
         out.append("")
     return out
 
