@@ -21,13 +21,18 @@ def compose_prep(overrides: list[str]):
         return compose(config_name="prep", overrides=overrides)
 
 
-def train_count(overrides: list[str]) -> int:
-    """Training interactions of the dataset these overrides select (prepared if needed)."""
+def train_pairs(cfg) -> int:
+    """Training interactions of the dataset a config selects (its meta.json; prepared if needed)."""
     import json
 
     from data_prep.pipeline import prepare
 
-    return int(json.loads((prepare(compose_prep(overrides)) / "meta.json").read_text())["counts"]["train"])
+    return int(json.loads((prepare(cfg) / "meta.json").read_text())["counts"]["train"])
+
+
+def train_count(overrides: list[str]) -> int:
+    """Training interactions of the dataset these prep overrides select."""
+    return train_pairs(compose_prep(overrides))
 
 
 ML1M_SIZED = ["dataset=synthetic", "dataset.name=synthetic_ml1m_size", "dataset.synthetic.n_users=6040",

@@ -50,8 +50,9 @@ def run(sizes: list[int], batch: int, max_batches: int, repeats: int, synthetic_
                 out = Path(tmp) / f"{n}_{i}"
                 runs.append(train_once(model, synthetic(n) + extra, size_batch, max_batches, out, experiment="table1"))
                 print(f"  {n:,}: run {i + 1}/{repeats} {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
-            if train_edges(out) != n_train:  # the prep config and the run's must select the same data
-                raise RuntimeError(f"{out}: the run trained on {train_edges(out):,} pairs, not {n_train:,}")
+            trained = train_edges(out)
+            if trained != n_train:  # the prep config and the run's must select the same data
+                raise RuntimeError(f"{out}: the run trained on {trained:,} pairs, not {n_train:,}")
             sampler = sampler_settings(out)
             batches = math.ceil(n_train / size_batch)
             # A batch's steady cost: the median batch of each run (the first batches also pay one-time

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gcfa_dgl.bench.common import median, ml1m_overrides, run_child, write_json
+from gcfa_dgl.bench.common import median, ml1m_overrides, run_child, train_pairs, write_json
 from gcfa_dgl.distributed import usable_cores
 
 # Each model's sampler in Table 1 (the Makefile's table1 target): GraphRec samples uniformly,
@@ -58,11 +58,10 @@ def train_once(model: str, overrides: list[str], batch: int, max_batches: int | 
 
 
 def train_edges(out: Path) -> int:
-    """Training interactions of the dataset a finished run used (its meta.json)."""
-    from data_prep.pipeline import prepare
+    """Training interactions of the dataset a finished run used (its saved config)."""
     from gcfa_dgl.report import run_config
 
-    return int(json.loads((prepare(run_config(out)) / "meta.json").read_text())["counts"]["train"])
+    return train_pairs(run_config(out))
 
 
 def run(models: list[str], batch: int, repeats: int, max_batches: int | None,
