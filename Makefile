@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-concurrent bench-report
+.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-parallel bench-report
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
@@ -20,7 +20,7 @@ help:
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
 	@echo "make lint             ruff"
 	@echo "make bench            every benchmark (about 2 h on 2 cores): JSON in docs/bench/, docs/benchmarks.md"
-	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, optimisations, ddp, concurrent; bench-report rewrites the page"
+	@echo "make bench-<name>     one of them: prep, sampler, train, evaluate, epoch, profile, parallel; bench-report rewrites the page"
 
 install: $(VENV)/.installed
 
@@ -47,7 +47,7 @@ ABLATIONS := full,uniform,topk,weighted_agg,mean_agg,no_attention,no_opinion,no_
 table1: install
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
-	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=gcmc sampler=full sampler.fanouts=[-1] sampler.batch_size=4096 seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=gcmc sampler=full sampler.batch_size=4096 seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
 	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
 
 ablation: install
@@ -74,7 +74,7 @@ lint: install
 
 # Preparation first: it prepares the datasets the other benchmarks read. Then the page.
 BENCH := docs/bench
-bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-optimisations bench-ddp bench-concurrent
+bench: bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-parallel
 	$(MAKE) bench-report
 
 # Default settings up to 5M synthetic interactions (the exact-similarity regime is superlinear, see
@@ -96,20 +96,13 @@ bench-evaluate: install
 
 bench-epoch: install
 	$(PY) -m gcfa_dgl.bench.epoch --json $(BENCH)/epoch.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
-	$(PY) -m gcfa_dgl.bench.epoch --model gcfa_topk --json $(BENCH)/epoch_topk.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
 	$(PY) -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 10 --json $(BENCH)/epoch_grown.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
 
 bench-profile: install
 	$(PY) -m gcfa_dgl.bench.profile --json $(BENCH)/profile.json $(ARGS)
 
-bench-optimisations: install
-	$(PY) -m gcfa_dgl.bench.optimisations --json $(BENCH)/optimisations.json $(ARGS)
-
-bench-ddp: install
-	$(PY) -m gcfa_dgl.bench.ddp --json $(BENCH)/ddp.json $(ARGS)
-
-bench-concurrent: install
-	$(PY) -m gcfa_dgl.bench.concurrent --json $(BENCH)/concurrent.json $(ARGS)
+bench-parallel: install
+	$(PY) -m gcfa_dgl.bench.train --suite parallel --max-batches 30 --json $(BENCH)/parallel.json $(ARGS)
 
 bench-report: install
 	$(PY) -m gcfa_dgl.bench.report --bench $(BENCH)

@@ -7,16 +7,15 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from data_prep.config import register_configs
+from data_prep.config import CONFIG_PATH, register_configs
 from data_prep.errors import UserError
+from data_prep.pipeline import prepare
 
 register_configs()
 
 
-@hydra.main(config_path="../conf", config_name="prep", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="prep", version_base="1.3")
 def main(cfg: DictConfig) -> str:
-    from data_prep.pipeline import prepare
-
     try:
         out = prepare(cfg)
     except UserError as e:

@@ -16,6 +16,12 @@ from omegaconf import MISSING
 
 from data_prep.errors import ConfigError
 
+# The Hydra config tree: `conf/` of the source tree, installed as the package `gcfa_dgl.conf`
+# (pyproject.toml maps it), so entry points and tests compose the same files in a checkout and
+# from a wheel. It holds the configs of both apps (`prep.yaml`, `config.yaml`), which share `dataset/`.
+CONFIG_PACKAGE = "gcfa_dgl.conf"
+CONFIG_PATH = f"pkg://{CONFIG_PACKAGE}"
+
 
 class Source(str, Enum):
     ml100k = "ml100k"
@@ -159,7 +165,7 @@ class PathsConfig:
 @dataclass
 class PrepConfig:
     dataset: DatasetConfig = MISSING
-    paths: PathsConfig = field(default_factory=PathsConfig)
+    paths: PathsConfig = MISSING
     force: bool = False
 
 
@@ -216,4 +222,5 @@ def validate_dataset(cfg: Any) -> None:
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(group="dataset", name="base_dataset", node=DatasetConfig)
+    cs.store(group="paths", name="base_paths", node=PathsConfig)
     cs.store(name="base_prep", node=PrepConfig)

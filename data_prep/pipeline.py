@@ -22,7 +22,10 @@ from omegaconf import OmegaConf
 from data_prep import graph as graph_mod
 from data_prep.config import validate_dataset, value
 from data_prep.errors import UserError
+from data_prep.filtering import clean
+from data_prep.negatives import sample_negatives
 from data_prep.sources import ensure_files, get_source
+from data_prep.splits import TEST, TRAIN, VALID, split
 from data_prep.store import (
     META_NAME,
     atomic_write_json,
@@ -32,6 +35,7 @@ from data_prep.store import (
     staging_dir,
     verify_outputs,
 )
+from data_prep.tightness import cosine_top_m, info_tightness, rating_tightness
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +86,6 @@ def prepare(cfg: Any) -> Path:
 
 def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str, str],
           timer: Timer) -> dict[str, Any]:
-    from data_prep.filtering import clean
-    from data_prep.negatives import sample_negatives
-    from data_prep.splits import TEST, TRAIN, VALID, split
-    from data_prep.tightness import cosine_top_m, rating_tightness
-
     ds = cfg.dataset
     raw_dir = Path(cfg.paths.raw_dir)
     with timer.stage("load"):
@@ -210,8 +209,6 @@ def _info_edges(info, item_keys: np.ndarray, n_items: int):
     info_idx = info_idx.astype(np.int64)
     order = np.lexsort((info_idx, video))
     video, info_idx = video[order], info_idx[order]
-    from data_prep.tightness import info_tightness
-
     w = info_tightness(video, info_idx, n_items, len(names))
     return (video, info_idx, w), [str(n) for n in names]
 

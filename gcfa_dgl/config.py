@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
-from data_prep.config import DatasetConfig, PathsConfig, check
+from data_prep.config import CONFIG_PATH, DatasetConfig, PathsConfig, check, validate_dataset
+from data_prep.config import register_configs as register_prep_configs
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
+
+__all__ = ["CONFIG_PATH", "Config", "register_configs", "run_config", "validate", "validate_against_data"]
 
 
 class SamplerMode(str, Enum):
@@ -41,9 +45,11 @@ class SamplerConfig:
     """Neighbour sampling for training and evaluation (docs/sampling.md)."""
 
     mode: SamplerMode = SamplerMode.weighted
-    # One entry per propagation layer, nearest the input first: a number for every edge type or
-    # a mapping {edge type: number}; -1 takes every neighbour.
-    fanouts: list[Any] = field(default_factory=lambda: [10, 10])
+    # Neighbours kept per node, edge type and layer: one entry for every layer, or one per layer
+    # (nearest the input first). An entry is a number for every edge type or a mapping
+    # {edge type: number}; -1 takes every neighbour. How many layers is the model's choice
+    # (GCFA: model.propagation_layers), never the length of this list.
+    fanouts: list[Any] = field(default_factory=lambda: [10])
     alpha: float = 1.0
     # Evaluation uses deterministic neighbourhoods: the k tightest, with the training fanouts.
     eval_mode: SamplerMode = SamplerMode.topk
@@ -182,8 +188,8 @@ class DistBackend(str, Enum):
 
 
 @dataclass
-class TrainerConfig:
-    """How a run executes (train.* is what it trains): data-parallel over torchrun's processes."""
+class DistributedConfig:
+    """Data-parallel training over torchrun's processes (gcfa_dgl/distributed.py)."""
 
     ddp: bool = False
     backend: DistBackend = DistBackend.gloo  # gloo (CPU); nccl is refused until GPU training exists
@@ -196,8 +202,11 @@ class Config:
     sampler: SamplerConfig = MISSING
     train: TrainConfig = MISSING
     eval: EvalConfig = MISSING
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    paths: PathsConfig = field(default_factory=PathsConfig)
+    distributed: DistributedConfig = MISSING
+    paths: PathsConfig = MISSING
+    # Extra trainer callbacks by name, each a `_target_` (gcfa_dgl.callbacks.Callback) with its
+    # arguments; the `callbacks:` group (conf/callbacks/) fills it.
+    callbacks: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
 
 
@@ -216,9 +225,7 @@ def validate_sampler(s: Any) -> None:
 
 
 def register_configs() -> None:
-    from data_prep.config import register_configs as register_prep
-
-    register_prep()
+    register_prep_configs()
     cs = ConfigStore.instance()
     cs.store(group="sampler", name="base_sampler", node=SamplerConfig)
     cs.store(group="model", name="base_gcfa", node=GCFAConfig)
@@ -227,13 +234,12 @@ def register_configs() -> None:
         cs.store(group="model", name=f"base_{node.name}", node=node)
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="eval", name="base_eval", node=EvalConfig)
+    cs.store(group="distributed", name="base_distributed", node=DistributedConfig)
     cs.store(name="base_config", node=Config)
 
 
 def validate(cfg: Any) -> None:
     """Every value check, before any data is loaded."""
-    from data_prep.config import validate_dataset
-
     validate_dataset(cfg.dataset)
     validate_sampler(cfg.sampler)
     m, t, e = cfg.model, cfg.train, cfg.eval
@@ -247,13 +253,6 @@ def validate(cfg: Any) -> None:
     if "propagation_layers" in m:
         layers = m.propagation_layers
         check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")
-        check(
-            len(cfg.sampler.fanouts) in (1, max(1, layers)),
-            "sampler.fanouts",
-            f"has {len(cfg.sampler.fanouts)} entries but model.propagation_layers={layers} needs "
-            f"{max(1, layers)} (one per layer, at least one for the attention head) or a single "
-            "entry for every layer",
-        )
     check(t.epochs >= 1, "train.epochs", f"must be >= 1, got {t.epochs}")
     check(t.patience >= 1, "train.patience", f"must be >= 1, got {t.patience}")
     check(t.eval_every >= 1, "train.eval_every", f"must be >= 1, got {t.eval_every}")
@@ -277,3 +276,9 @@ def validate_against_data(cfg: Any, n_videos: int, n_negatives: int) -> None:
         check(k <= n_videos, "eval.ks_full", f"K={k} exceeds the {n_videos} videos of the dataset")
     for k in cfg.eval.ks_sampled:
         check(k <= n_negatives + 1, "eval.ks_sampled", f"K={k} exceeds the {n_negatives + 1} candidates per positive")
+
+
+def run_config(run: Path) -> DictConfig | None:
+    """The config a finished run saved (its `.hydra/config.yaml`), or None for a directory without one."""
+    path = Path(run) / ".hydra" / "config.yaml"
+    return OmegaConf.load(path) if path.exists() else None

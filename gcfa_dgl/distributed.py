@@ -1,7 +1,7 @@
 """Processes and threads: data-parallel training under torchrun, and thread counts that do not
 oversubscribe the cores when several runs or ranks share a machine.
 
-    torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true
+    torchrun --nproc_per_node=2 -m gcfa_dgl.train distributed.ddp=true
 
 Each rank trains on its share of the edges (`DataLoader(use_ddp=True)`) and DDP averages the
 gradients, so the global batch is `sampler.batch_size x world size`. Rank 0 alone evaluates (on
@@ -111,7 +111,7 @@ def startup_contention(threads: int, parallel_jobs: int = 1) -> str | None:
 
 @dataclass
 class Dist:
-    """This process's place in the run: rank 0 of 1 unless trainer.ddp is on."""
+    """This process's place in the run: rank 0 of 1 unless distributed.ddp is on."""
 
     rank: int = 0
     world: int = 1
@@ -125,18 +125,18 @@ class Dist:
         return self.rank == 0
 
     @classmethod
-    def start(cls, trainer_cfg: Any) -> Dist:
-        if not trainer_cfg.ddp:
+    def start(cls, cfg: Any) -> Dist:
+        if not cfg.ddp:
             return cls()
         if not launched_by_torchrun():
             raise ConfigError(
-                "trainer.ddp=true needs the processes that torchrun starts, e.g. "
-                "torchrun --nproc_per_node=2 -m gcfa_dgl.train trainer.ddp=true"
+                "distributed.ddp=true needs the processes that torchrun starts, e.g. "
+                "torchrun --nproc_per_node=2 -m gcfa_dgl.train distributed.ddp=true"
             )
-        backend = value(trainer_cfg.backend)
+        backend = value(cfg.backend)
         if backend == "nccl":
-            raise ConfigError("trainer.backend=nccl: training runs on the CPU, where only gloo works "
-                              "(GPU training is not implemented); use trainer.backend=gloo")
+            raise ConfigError("distributed.backend=nccl: training runs on the CPU, where only gloo works "
+                              "(GPU training is not implemented); use distributed.backend=gloo")
         if not dist.is_initialized():
             dist.init_process_group(backend)
         return cls(dist.get_rank(), dist.get_world_size())

@@ -19,14 +19,14 @@ import torch
 
 from data_prep.errors import UserError
 from data_prep.store import atomic_write_text
+from gcfa_dgl.cli import parse_run_args, user_errors
+from gcfa_dgl.runs import Run, load_run
 
 KEYS = {"run_dir", "user", "users", "users_file", "k", "out", "checkpoint"}
 
 
-def recommend(run, user_index: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def recommend(run: Run, user_index: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(scores, video indices) of the top-k unseen videos of each user index."""
-    from gcfa_dgl.evaluate import _rows
-
     model = run.model
     model.eval()
     with torch.no_grad():
@@ -35,10 +35,7 @@ def recommend(run, user_index: torch.Tensor, k: int) -> tuple[torch.Tensor, torc
         for start in range(0, len(user_index), 1024):
             users = user_index[start : start + 1024]
             scores = model.score_matrix(zu[users], zv).float()
-            ev = run.evaluator
-            for csr in (ev.train_csr, ev.valid_csr, ev.test_csr):  # every known interaction
-                r, c = _rows(*csr, users)
-                scores[r, c] = float("-inf")
+            run.evaluator.mask_seen(scores, users)
             s, i = torch.topk(scores, min(k, scores.shape[1]), dim=1)
             out_s.append(s)
             out_i.append(i)
@@ -61,9 +58,7 @@ def _parse_users(args: dict, raw_ids: list) -> list:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from gcfa_dgl.checkpoint import load_run, parse_run_args
-
-    try:
+    with user_errors():
         args = parse_run_args(argv if argv is not None else sys.argv[1:], KEYS)
         k = int(args.get("k", 10))
         if k < 1:
@@ -77,9 +72,6 @@ def main(argv: list[str] | None = None) -> None:
             raise UserError(f"unknown user id(s) {unknown[:5]} (raw ids of {run.data.meta.name})")
         idx = torch.tensor([lookup[str(u)] for u in wanted])
         scores, videos = recommend(run, idx, k)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
     items = pd.read_csv(run.data.path / "items.csv", keep_default_na=False)
     rows = pd.DataFrame({
         "user": np.repeat([str(u) for u in wanted], videos.shape[1]),

@@ -24,17 +24,13 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
+
+from gcfa_dgl.config import run_config
 
 DEFAULT_METRICS = ["full/recall@20", "full/ndcg@20", "full/auc", "sampled/auc", "sampled/ndcg@10",
                    "sampled_n1/auc", "sampled_n1/ndcg@1", "sampled_n1/ndcg@2"]
 REFERENCE_MODEL = "gcfa"
-
-
-def run_config(run: Path) -> DictConfig | None:
-    """The config a run saved (its `.hydra/config.yaml`), or None for a directory without one."""
-    path = run / ".hydra" / "config.yaml"
-    return OmegaConf.load(path) if path.exists() else None
 
 
 def _settings(run: Path) -> dict[str, str]:
@@ -103,6 +99,16 @@ def summary(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return out.merge(secs.rename("epoch_seconds").reset_index(), on=["dataset", "model", "variant"])
 
 
+def markdown_table(columns: list[str], rows: list[list], caption: str | None = None) -> list[str]:
+    """A Markdown table: the first column left-aligned, the others right-aligned, numbers with
+    thousands separators as given (rounded by the caller)."""
+    def cell(v) -> str:
+        return f"{v:,}" if isinstance(v, int | float) and not isinstance(v, bool) else str(v)
+
+    return [*([caption, ""] if caption else []), "| " + " | ".join(columns) + " |",
+            "|---|" + "---:|" * (len(columns) - 1), *("| " + " | ".join(map(cell, r)) + " |" for r in rows)]
+
+
 def _cell(mean: float, std: float, n: int, bold: bool) -> str:
     text = f"{mean:.4f}" if n < 2 or std != std else f"{mean:.4f} ± {std:.4f}"
     return f"**{text}**" if bold else text
@@ -112,17 +118,15 @@ def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
     lines = []
     for dataset, dd in s.groupby("dataset", sort=True):
         cols = [m for m in metrics if m in set(dd["metric"])]
-        lines += [f"**{dataset}**", "", "| model | runs | " + " | ".join(cols) + " | s / epoch |",
-                  "|---|---:|" + "---:|" * len(cols) + "---:|"]
         best = {c: dd[dd["metric"] == c]["mean"].max() for c in cols}
+        rows = []
         for (model, variant), dm in dd.groupby(["model", "variant"], sort=True):
             by = dm.set_index("metric")
             cells = [_cell(by.loc[c, "mean"], by.loc[c, "std"], int(by.loc[c, "count"]), by.loc[c, "mean"] == best[c])
                      if c in by.index else "–" for c in cols]
             secs = dm["epoch_seconds"].iloc[0]
-            label = f"{model} ({variant})" if variant else model
-            lines.append(f"| {label} | {int(dm['count'].max())} | " + " | ".join(cells)
-                         + (f" | {secs:.0f} |" if secs == secs else " | – |"))
+            rows.append([f"{model} ({variant})" if variant else model, int(dm["count"].max()), *cells,
+                         f"{secs:.0f}" if secs == secs else "–"])
         ref = dd[(dd["model"] == REFERENCE_MODEL) & (dd["variant"] == "")]
         others = dd[dd["model"] != REFERENCE_MODEL]
         if not ref.empty and not others.empty:
@@ -130,8 +134,8 @@ def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
             for c in cols:
                 r, o = ref[ref["metric"] == c]["mean"], others[others["metric"] == c]["mean"]
                 cells.append(f"{(r.iloc[0] - o.max()) / o.max():+.1%}" if len(r) and len(o) and o.max() else "–")
-            lines.append(f"| {REFERENCE_MODEL} vs best other | | " + " | ".join(cells) + " | |")
-        lines.append("")
+            rows.append([f"{REFERENCE_MODEL} vs best other", "", *cells, ""])
+        lines += [*markdown_table(["model", "runs", *cols, "s / epoch"], rows, f"**{dataset}**"), ""]
     return "\n".join(lines)
 
 
@@ -141,8 +145,7 @@ def ablation_markdown(s: pd.DataFrame, metrics: list[str]) -> str:
     for dataset, dd in s.groupby("dataset", sort=True):
         cols = [m for m in metrics if m in set(dd["metric"])]
         ref = dd[dd["variant"] == ""].set_index("metric")["mean"]
-        lines += [f"**{dataset}**", "", "| variant | runs | " + " | ".join(cols) + " |",
-                  "|---|---:|" + "---:|" * len(cols)]
+        rows = []
         for variant, dm in sorted(dd.groupby("variant"), key=lambda kv: (kv[0] != "", kv[0])):
             by = dm.set_index("metric")
             cells = []
@@ -154,8 +157,8 @@ def ablation_markdown(s: pd.DataFrame, metrics: list[str]) -> str:
                 if variant and c in ref.index and ref[c]:
                     text += f" ({(by.loc[c, 'mean'] - ref[c]) / ref[c]:+.1%})"
                 cells.append(text)
-            lines.append(f"| {variant or 'reference'} | {int(dm['count'].max())} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([variant or "reference", int(dm["count"].max()), *cells])
+        lines += [*markdown_table(["variant", "runs", *cols], rows, f"**{dataset}**"), ""]
     return "\n".join(lines)
 
 
@@ -174,8 +177,7 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
             continue
         cols = [m for m in metrics if m in dd.columns]
         ref = dd.xs("", level="variant")
-        lines += [f"**{dataset}**: change against the reference of the same seed", "",
-                  "| variant | seeds | " + " | ".join(cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+        rows = []
         for variant in sorted(names - {""}):
             var = dd.xs(variant, level="variant")
             cells, paired = [], 0
@@ -189,8 +191,9 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
                 paired = max(paired, len(seeds))
                 spread = f" ± {rel.std():.1%}" if len(rel) > 1 else ""
                 cells.append(f"{rel.mean():+.1%}{spread} ({int((rel > 0).sum())}/{len(rel)} up)")
-            lines.append(f"| {variant} | {paired} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([variant, paired, *cells])
+        lines += [*markdown_table(["variant", "seeds", *cols], rows,
+                                  f"**{dataset}**: change against the reference of the same seed"), ""]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""Importance-based neighbour sampling on the heterograph, and the loaders built on it.
+"""Importance-based neighbour sampling on the heterograph: a `dgl.dataloading.BlockSampler`.
 
 For every layer and edge type, each seed node keeps at most `k` of its in-neighbours, chosen by
 relationship tightness (docs/sampling.md):
@@ -12,23 +12,20 @@ relationship tightness (docs/sampling.md):
 - `full`: every neighbour (fanouts are ignored).
 
 Selection runs in DGL's C++ kernel (`sample_neighbors_fused`) and tensor ops over whole batches;
-Python only loops over layers and edge types. Top-k ranks
-every node's in-edges once per graph.
+Python only loops over layers and edge types. Top-k ranks every node's in-edges once per graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dgl
 import torch
 from dgl.dataloading import BlockSampler
-from dgl.utils import get_num_threads as dgl_threads
-from dgl.utils import set_num_threads as set_dgl_threads
 
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
-from data_prep.graph import RATED_BY, RATES
+from gcfa_dgl.dgl_compat import copy_edge_features, dgl_threads, set_dgl_threads
 from gcfa_dgl.seeding import claim_streams
 from gcfa_dgl.weighted import WeightedDraws
 
@@ -264,7 +261,7 @@ class ImportanceSampler(BlockSampler):
         eids = [block.edges[et].data["_parent_eid"] for et in g.canonical_etypes]
         if any(len(e[2]) for e in refill.values()):
             return _extend_block(g, block, eids, refill, local)
-        return _with_edge_frames(g, block, eids)
+        return copy_edge_features(g, block, eids)
 
     def _refill(self, g, et, lst, seeds, hit, lost, exclude):
         """Edges that replace the excluded ones among the k of the seeds in `lost` (the rows that
@@ -342,14 +339,6 @@ def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torc
     return torch.arange(len(group)) - first[group] + start[group], group
 
 
-def _with_edge_frames(g, block: dgl.DGLGraph, eids: list[torch.Tensor]) -> dgl.DGLGraph:
-    """`block` with the edge features of `g` for its edges (`eids`: parent ids per edge type of
-    `g`), as lazy slices, as DGL's own samplers give them."""
-    frames = dgl.utils.extract_edge_subframes(g, eids)
-    dgl.utils.set_new_frames(block, edge_frames=[frames[g.get_etype_id(et)] for et in block.canonical_etypes])
-    return block
-
-
 def _extend_block(g, block, block_eids: list[torch.Tensor], extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:
     """`block` (its edges' parent ids in `block_eids`, per edge type of `g`) plus the edges
     `extra[etype] = (src, dst, parent eid)` (global ids; every dst is one of the block's) whose
@@ -400,163 +389,9 @@ def _assemble(g, src_nid: dict, num_dst: dict, own: dict, extra: dict, local: di
         local[nt][v] = -1
     out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
                            num_dst_nodes=num_dst, idtype=g.idtype)
-    _with_edge_frames(g, out, eids)
+    copy_edge_features(g, out, eids)
     for nt in out.srctypes:
         out.srcnodes[nt].data[dgl.NID] = nids[nt]
     for nt in out.dsttypes:
         out.dstnodes[nt].data[dgl.NID] = nids[nt][: num_dst[nt]]
-    return out
-
-
-# --- negatives -------------------------------------------------------------------------------
-
-
-class VideoNegativeSampler(dgl.dataloading.negative_sampler._BaseNegativeSampler):
-    """k negative videos per positive (user, video) edge, drawn from TRAIN information only.
-
-    `distribution`: `uniform` over videos, or `popularity` (train degree ** 0.75).
-    `reject_positives`: redraw, in vectorised rounds (at most `rounds`), any negative that is a
-    train positive of its user. Validation and test interactions are never consulted: knowing them would leak.
-    """
-
-    def __init__(self, k: int = 1, distribution: str = "uniform", reject_positives: bool = False,
-                 rounds: int = 100) -> None:
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        if distribution not in ("uniform", "popularity"):
-            raise ValueError(f"distribution must be uniform or popularity, got {distribution!r}")
-        self.k = k
-        self.distribution = distribution
-        self.reject_positives = reject_positives
-        self.rounds = rounds
-        self._probs: torch.Tensor | None = None
-        self._graph_id: int | None = None
-
-    def _draw(self, g, n: int) -> torch.Tensor:
-        n_videos = g.num_nodes("video")
-        if self.distribution == "uniform":
-            return torch.randint(0, n_videos, (n,))
-        if self._probs is None or self._graph_id != id(g):
-            deg = g.in_degrees(etype=RATES).double()
-            self._probs, self._graph_id = (deg + 1e-9).pow(0.75), id(g)  # unseen videos: ~0
-        return torch.multinomial(self._probs, n, replacement=True)
-
-    def _generate(self, g, eids, canonical_etype):
-        src, _ = g.find_edges(eids, etype=canonical_etype)
-        src = src.repeat_interleave(self.k)
-        dst = self._draw(g, len(src))
-        if self.reject_positives:
-            for _ in range(self.rounds):
-                bad = torch.nonzero(g.has_edges_between(src, dst, etype=RATES)).squeeze(1)
-                if not len(bad):
-                    break
-                dst[bad] = self._draw(g, len(bad))
-        return src, dst
-
-
-# --- loaders ---------------------------------------------------------------------------------
-
-
-def edge_loader(
-    g: dgl.DGLGraph,
-    eids: torch.Tensor,
-    sampler: ImportanceSampler,
-    negative_sampler: VideoNegativeSampler | None,
-    batch_size: int,
-    shuffle: bool = True,
-    num_workers: int = 0,
-    persistent_workers: bool = False,
-    use_ddp: bool = False,
-    drop_last: bool = False,
-) -> dgl.dataloading.DataLoader:
-    """Minibatches of (user, video) train edges with negatives, for link prediction.
-
-    The batch's own `rates` edges and their `rated_by` reverses are excluded from the blocks that
-    compute its endpoints, so a positive never informs its own score.
-    """
-    sampler.prepare(g)
-    edge_sampler = dgl.dataloading.as_edge_prediction_sampler(
-        sampler,
-        exclude="reverse_types",
-        reverse_etypes={RATES: RATED_BY, RATED_BY: RATES},
-        negative_sampler=negative_sampler,
-    )
-    loader = dgl.dataloading.DataLoader(
-        g,
-        {RATES: eids},
-        edge_sampler,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
-        num_workers=num_workers,
-        persistent_workers=persistent_workers and num_workers > 0,
-        use_ddp=use_ddp,
-    )
-    loader.initial_order = loader.dataset._indices.clone()
-    return loader
-
-
-def restart_order(loader: dgl.dataloading.DataLoader) -> None:
-    """Put the edge order back to where it started.
-
-    DGL shuffles its index array in place each epoch, so epoch e's order depends on every earlier
-    epoch. Restoring it first makes an epoch's order a function of the RNG seed alone, which is what
-    lets an interrupted run resume to exactly the same result.
-    """
-    loader.dataset._indices.copy_(loader.initial_order)
-
-
-LayerFn = Callable[[int, Any, dict[str, torch.Tensor]], dict[str, torch.Tensor]]
-
-
-@torch.no_grad()
-def layerwise_inference(
-    g: dgl.DGLGraph,
-    sampler: ImportanceSampler,
-    layer_fn: LayerFn,
-    inputs: dict[str, torch.Tensor],
-    batch_size: int = 4096,
-    num_workers: int = 0,
-) -> dict[str, torch.Tensor]:
-    """Representations of ALL nodes, one layer at a time (DGL's offline inference pattern).
-
-    Layer l is computed for every node from layer l-1's stored outputs through one-layer blocks
-    of that layer's fanout, so each node's neighbourhood is sampled once per layer instead of
-    once per (layer, seed), and memory stays at two layers of embeddings.
-    """
-    sampler.prepare(g)
-    h = inputs
-    nodes = {nt: torch.arange(g.num_nodes(nt)) for nt in g.ntypes}
-    for layer in range(sampler.num_layers):
-        one = sampler.layer(layer)
-        loader = dgl.dataloading.DataLoader(
-            g, nodes, one, batch_size=batch_size, shuffle=False, num_workers=num_workers
-        )
-        out: dict[str, torch.Tensor] = {}
-        for _, output_nodes, blocks in loader:
-            block = blocks[0]
-            src = {nt: h[nt][ids] for nt, ids in block.srcdata[dgl.NID].items() if nt in h}
-            res = layer_fn(layer, block, src)
-            for nt, val in res.items():
-                if nt not in out:
-                    out[nt] = torch.zeros(g.num_nodes(nt), *val.shape[1:], dtype=val.dtype)
-                out[nt][output_nodes[nt]] = val
-        h = out
-    return h
-
-
-def score_candidates(
-    score_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    users: torch.Tensor,
-    positives: torch.Tensor,
-    negatives: torch.Tensor,
-    batch_size: int = 4096,
-) -> torch.Tensor:
-    """(len(users), 1 + N) scores: column 0 the held-out positive, then its N fixed negatives."""
-    cand = torch.cat([positives[:, None], negatives], dim=1)
-    out = torch.empty(cand.shape, dtype=torch.float32)
-    for start in range(0, len(users), batch_size):
-        u = users[start : start + batch_size]
-        c = cand[start : start + batch_size]
-        out[start : start + batch_size] = score_fn(u.repeat_interleave(c.shape[1]), c.reshape(-1)).view(c.shape)
     return out

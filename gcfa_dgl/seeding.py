@@ -20,8 +20,8 @@ import random
 import dgl
 import numpy as np
 import torch
-from dgl.utils import get_num_threads as dgl_threads
-from dgl.utils import set_num_threads as set_dgl_threads
+
+from gcfa_dgl.dgl_compat import dgl_threads, set_dgl_threads
 
 _claimed = 0  # OpenMP threads of DGL whose random-stream index is fixed
 

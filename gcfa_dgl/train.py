@@ -1,7 +1,7 @@
 """`python -m gcfa_dgl.train [overrides]`: train and evaluate one run (`-m`: a sweep).
 
 Returns the best validation value of `train.monitor`, which Hydra sweepers (Optuna) optimise.
-Under torchrun (`trainer.ddp=true`) every rank runs this entry point; ranks other than 0 get a
+Under torchrun (`distributed.ddp=true`) every rank runs this entry point; ranks other than 0 get a
 throw-away Hydra directory and no log file, so a run has exactly one output directory.
 """
 
@@ -18,8 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from data_prep.errors import UserError
-from gcfa_dgl.config import register_configs
+from gcfa_dgl.config import CONFIG_PATH, register_configs
 from gcfa_dgl.distributed import env_rank
+from gcfa_dgl.job import run
+from gcfa_dgl.trainer import Interrupted
 
 register_configs()
 
@@ -35,10 +37,8 @@ def _parallel_jobs() -> int:
     return max(1, n)
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    from gcfa_dgl.trainer import Interrupted, run
-
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         return run(cfg, out_dir, parallel_jobs=_parallel_jobs())

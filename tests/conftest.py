@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 
-from data_prep.config import register_configs
+from data_prep.config import CONFIG_PACKAGE, register_configs
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -19,7 +19,7 @@ register_configs()
 
 
 def compose_prep(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         return compose(config_name="prep", overrides=overrides)
 
 
@@ -44,7 +44,7 @@ def tiny_processed(tmp_path_factory) -> Path:
 
     register_train()
     d = tmp_path_factory.mktemp("processed")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic"])
     ds = [f"dataset.synthetic.{k}={v}" for k, v in cfg.dataset.synthetic.items()] + \
          [f"dataset.negatives.num={cfg.dataset.negatives.num}"]

@@ -1,4 +1,5 @@
-"""Every baseline trains through the real entry point on synthetic data and beats random."""
+"""Every learned baseline trains through the real entry point and ranks better than popularity,
+the floor every recommender must clear, on data whose signal is taste rather than popularity."""
 
 from __future__ import annotations
 
@@ -9,14 +10,26 @@ from conftest import run_module
 
 pytestmark = pytest.mark.slow
 
-# Enough steps for each model to leave random ranking clearly behind on the tiny dataset.
+# Tiny synthetic data where videos are about equally popular and 95 % of a user's videos come from
+# their taste cluster: popularity ranks near chance, and a model must learn who likes what.
+TASTES = ["dataset.name=synthetic_tastes", "dataset.synthetic.item_exponent=0.3", "dataset.synthetic.in_cluster=0.95"]
 EXTRA = {
-    "bpr": ["model.lr=0.01", "train.epochs=4"],
-    "neumf": ["model.lr=0.005", "train.epochs=3"],
-    "gcmc": ["model.lr=0.01", "train.epochs=3", "sampler=full", "sampler.fanouts=[-1]"],
-    "graphrec": ["model.lr=0.005", "train.epochs=3", "sampler=uniform", "sampler.fanouts=[5,5]"],
-    "lightgcn": ["model.lr=0.005", "train.epochs=2"],
+    "bpr": ["train.epochs=3"],
+    "neumf": ["train.epochs=3"],
+    "lightgcn": ["train.epochs=3"],
+    "gcmc": ["model.lr=0.01", "train.epochs=5", "sampler=full"],
+    # GraphRec's default dropout (0.5, its paper's) leaves it at the chance loss on this data for
+    # a dozen epochs; without dropout it learns within a few.
+    "graphrec": ["train.epochs=4", "sampler=uniform", "model.dropout=0.0"],
 }
+METRICS = ("sampled/auc", "full/ndcg@20")
+
+
+def train(model: str, processed, out, *extra: str) -> dict:
+    r = run_module("gcfa_dgl.train", "experiment=tiny_synthetic", *TASTES, f"model={model}", f"hydra.run.dir={out}",
+                   f"paths.processed_dir={processed}", "sampler.batch_size=128", *extra)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +37,15 @@ def processed(tmp_path_factory):
     return tmp_path_factory.mktemp("processed")
 
 
+@pytest.fixture(scope="module")
+def popularity(processed, tmp_path_factory) -> dict:
+    return train("pop", processed, tmp_path_factory.mktemp("pop"))
+
+
 @pytest.mark.parametrize("model", sorted(EXTRA))
-def test_baseline_beats_random(model, processed, tmp_path):
-    run = tmp_path / model
-    r = run_module("gcfa_dgl.train", "experiment=tiny_synthetic", f"model={model}", f"hydra.run.dir={run}",
-                   f"paths.processed_dir={processed}", "sampler.batch_size=128", *EXTRA[model])
-    assert r.returncode == 0, r.stderr[-3000:]
-    m = json.loads((run / "metrics.json").read_text())
-    assert m["model"] == model
-    assert m["valid"]["sampled/auc"] > 0.6, m["valid"]["sampled/auc"]
-    assert m["test"]["full/recall@20"] > 0.0
+def test_baseline_beats_popularity(model, processed, popularity, tmp_path):
+    m = train(model, processed, tmp_path / model, *EXTRA[model])
+    assert m["model"] == model and m["best_epoch"] >= 1
+    for split in ("valid", "test"):
+        for key in METRICS:
+            assert m[split][key] > popularity[split][key], (split, key, m[split][key], popularity[split][key])

@@ -4,6 +4,7 @@ checkpoint, and bad configs through the entry point."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -13,12 +14,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONF, ROOT, run_module
-from hydra import compose, initialize_config_dir
+from conftest import ROOT, run_module
+from hydra import compose, initialize_config_module
 
+from data_prep.config import CONFIG_PACKAGE
 from data_prep.errors import DataError
 from gcfa_dgl import checkpoint
 from gcfa_dgl.config import register_configs
+from gcfa_dgl.factory import load_data
+from gcfa_dgl.job import run
+from gcfa_dgl.models.gcfa import GCFA
+from gcfa_dgl.trainer import TrainingError
 
 register_configs()
 
@@ -103,23 +109,21 @@ def test_sigint_mid_epoch_stops_cleanly(tiny_processed, tmp_path):
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_processed, tmp_path, monkeypatch):
-    from gcfa_dgl.models.gcfa import GCFA
-    from gcfa_dgl.trainer import TrainingError, run
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         cfg = compose(config_name="config", overrides=[*TINY, f"paths.processed_dir={tiny_processed}",
                                                         "sampler.batch_size=256", "train.epochs=3"])
+    per_epoch = math.ceil(load_data(cfg).meta.counts.train / 256)
     forward, calls = GCFA.forward, {"n": 0}
 
     def poisoned(self, *args):
         pos, neg, reg = forward(self, *args)
         calls["n"] += 1
-        # 8,400 training edges / 256 = 33 batches per epoch: the loss goes NaN in epoch 2.
-        return (pos * float("nan"), neg, reg) if calls["n"] > 40 else (pos, neg, reg)
+        # the third batch of epoch 2 scores NaN
+        return (pos * float("nan"), neg, reg) if calls["n"] >= per_epoch + 3 else (pos, neg, reg)
 
     monkeypatch.setattr(GCFA, "forward", poisoned)
     out = tmp_path / "run"
-    with pytest.raises(TrainingError, match=r"loss became nan at epoch 2, batch 8; stopped. The last good checkpoints"):
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 2, batch 3; stopped. The last good checkpoints"):
         run(cfg, out)
     assert checkpoint.load(out / "last.pt")["epoch"] == 1
     assert checkpoint.load(out / "best.pt")["epoch"] == 1
@@ -132,7 +136,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_p
     ("model.attention_dim=0", "model.attention_dim"),
     ("sampler.fanouts=[0,10]", "sampler.fanouts[0]"),
     ("sampler.kernel=cuda", "sampler.kernel"),
-    ("sampler.fanouts=[10,10,10]", "sampler.fanouts"),
+    ("sampler.fanouts=[10,10,10]", "sampler.fanouts"),  # GCFA samples 2 layers: 1 or 2 entries
+    ("sampler.fanouts=[10,10]", None),  # one per layer: valid
     ("model=transformer", "model"),
     ("dataset=netflix", "dataset"),
     ("eval.ks_full=[100000]", "eval.ks_full"),

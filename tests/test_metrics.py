@@ -109,7 +109,7 @@ def test_evaluator_chunks_mask_and_reuse_their_plan(split):
     """Chunked full ranking (a tiny chunk budget: one user per chunk), train videos (and validation
     videos when testing) masked, equals the per-user reference, also on the second call, which
     reuses the cached chunk plan with new scores."""
-    from gcfa_dgl.evaluate import Evaluator
+    from gcfa_dgl.evaluator import Evaluator
 
     rng = np.random.default_rng(0)
     n_users, n_items = 12, 40
@@ -150,7 +150,7 @@ def test_evaluator_chunks_mask_and_reuse_their_plan(split):
 def test_evaluation_builds_no_autograd_graph():
     """A scorer with parameters (an MLP predictor) must not record a graph while scoring: kept
     across chunks, it once held every chunk's intermediates (8.6 GB peak for GCFA on ML-1M)."""
-    from gcfa_dgl.evaluate import Evaluator
+    from gcfa_dgl.evaluator import Evaluator
 
     rng = np.random.default_rng(1)
     n_users, n_items = 6, 30
@@ -185,3 +185,26 @@ def test_evaluation_builds_no_autograd_graph():
     res = Evaluator(data, [1, 5], [3]).evaluate(Scored(), None, "valid", z=z)
     assert seen and not any(seen)
     assert 0.0 <= res["full/ndcg@3"] <= 1.0 and 0.0 <= res["sampled/auc"] <= 1.0
+
+
+@pytest.mark.parametrize("chunk_mb, full_auc", [(1, False), (1, True), (4, False)])
+def test_evaluator_chunks_bound_the_score_matrix_and_cover_every_user_once(chunk_mb, full_auc):
+    """The memory bound of `eval.chunk_mb`: each chunk's users x videos scores (and, with the full
+    AUC, their sort) fit the budget, and the chunks hold every user with a held-out video once."""
+    from gcfa_dgl.evaluator import Evaluator
+
+    rng = np.random.default_rng(2)
+    n_users, n_items = 3000, 700
+    users = np.repeat(np.arange(n_users), 3)
+    data = SimpleNamespace(n_users=n_users, n_videos=n_items,
+                           train=SimpleNamespace(user=users, item=rng.integers(0, n_items, len(users))),
+                           valid=SimpleNamespace(user=np.arange(0, n_users, 2), item=rng.integers(0, n_items, n_users // 2)),
+                           test=SimpleNamespace(user=np.arange(n_users), item=rng.integers(0, n_items, n_users)))
+    ev = Evaluator(data, [1], [10], chunk_mb=chunk_mb, full_auc=full_auc)
+    chunks, covered = ev._plan("valid", n_items, full_auc)
+    assert len(chunks) > 1  # the budget splits the users
+    for ch in chunks:
+        scores = len(ch.users) * n_items * (16 if full_auc else 4)  # float32 scores; with a sort, its values and int64 indices
+        assert scores <= chunk_mb * 2**20, (len(ch.users), scores)
+    planned = torch.cat([ch.users for ch in chunks])
+    assert sorted(planned.tolist()) == list(range(0, n_users, 2)) and torch.equal(planned, covered)

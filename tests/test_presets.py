@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import CONF
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+from data_prep.config import CONFIG_PACKAGE
 from gcfa_dgl.config import register_configs, validate
 
 register_configs()
@@ -17,7 +18,7 @@ ABLATIONS = sorted(p.stem for p in (CONF / "ablation").glob("*.yaml"))
 
 
 def config(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
 
@@ -48,9 +49,9 @@ def test_ablation_presets_validate_and_change_gcfa_only_where_named(name):
         "no_opinion": {"model.opinion"},
         "no_info": {"model.info_edges"},
         "no_social": {"model.social_edges"},
-        "layers0": {"model.propagation_layers", "sampler.fanouts"},
-        "layers1": {"model.propagation_layers", "sampler.fanouts"},
-        "layers3": {"model.propagation_layers", "sampler.fanouts"},
+        "layers0": {"model.propagation_layers"},  # the depth alone: the fanout serves every layer
+        "layers1": {"model.propagation_layers"},
+        "layers3": {"model.propagation_layers", "sampler.fanouts"},  # a smaller fanout on the third hop
         "dot_predictor": {"model.predictor"},
     }[name]
     assert changed == expected

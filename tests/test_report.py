@@ -28,7 +28,7 @@ def test_mean_and_std_per_model(tmp_path):
     # Mean ± sample std over the two seeds, the best mean in bold; epoch seconds: mean of 15 and 30.
     assert gcfa == "| gcfa | 2 | **0.1500 ± 0.0707** | **0.6500 ± 0.0707** | 22 |"
     assert next(line for line in lines if line.startswith("| pop")) == "| pop | 1 | 0.0500 | 0.5500 | – |"
-    assert next(line for line in lines if "vs best other" in line) == "| gcfa vs best other | | +200.0% | +18.2% | |"
+    assert next(line for line in lines if "vs best other" in line) == "| gcfa vs best other |  | +200.0% | +18.2% |  |"
     assert (tmp_path / "t.csv").read_text().count("\n") == 7  # header + 6 (run, metric) rows
 
 
@@ -98,7 +98,7 @@ def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
 
 
 def test_run_config_reads_the_saved_config_or_none(tmp_path):
-    from gcfa_dgl.report import run_config
+    from gcfa_dgl.config import run_config
 
     assert run_config(tmp_path) is None  # not a run directory
     (tmp_path / ".hydra").mkdir()

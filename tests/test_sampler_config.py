@@ -3,30 +3,54 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONF
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
 
+from data_prep.config import CONFIG_PACKAGE
 from data_prep.errors import ConfigError
 from gcfa_dgl.config import register_configs, validate_sampler
+from gcfa_dgl.factory import build_model, layer_fanouts, load_data, make_sampler
 from gcfa_dgl.sampling import ImportanceSampler
 
 register_configs()
 
 
 def sampler_cfg(name: str, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         return compose(config_name=f"sampler/{name}", overrides=list(overrides)).sampler
+
+
+def train_cfg(*overrides: str):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
 
 
 @pytest.mark.parametrize("name, mode", [("importance", "weighted"), ("topk", "topk"),
                                         ("uniform", "uniform"), ("full", "full")])
-def test_each_preset_builds_a_sampler(name, mode):
-    s = sampler_cfg(name)
-    validate_sampler(s)
-    sampler = ImportanceSampler(OmegaConf.to_container(s.fanouts), mode=s.mode.value, alpha=s.alpha)
-    assert sampler.mode == mode and sampler.num_layers == 2
+def test_each_preset_builds_a_sampler_as_deep_as_the_model(name, mode):
+    cfg = train_cfg(f"sampler={name}")
+    validate_sampler(cfg.sampler)
+    sampler = ImportanceSampler(layer_fanouts(cfg), mode=cfg.sampler.mode.value, alpha=cfg.sampler.alpha)
+    assert sampler.mode == mode and sampler.num_layers == cfg.model.propagation_layers == 2
+
+
+@pytest.mark.parametrize("overrides, fanouts", [
+    (["model.propagation_layers=3"], [10, 10, 10]),  # one entry serves every layer
+    (["model.propagation_layers=0"], [10]),  # the history attention still reads one block
+    (["sampler.fanouts=[20,5]"], [20, 5]),  # one entry per layer
+    (["model=graphrec"], [10, 10]),  # its social aggregation reads two hops
+    (["model=gcmc"], [10]),
+    (["model=lightgcn"], []),  # propagates over the whole graph: no sampled blocks
+])
+def test_the_model_alone_sets_the_depth(overrides, fanouts):
+    assert layer_fanouts(train_cfg(*overrides)) == fanouts
+
+
+@pytest.mark.parametrize("overrides", [["sampler.fanouts=[5,5,5]"], ["model.propagation_layers=1", "sampler.fanouts=[5,5]"],
+                                       ["model=gcmc", "sampler.fanouts=[5,5]"]])
+def test_a_fanout_list_of_another_depth_names_the_key(overrides):
+    with pytest.raises(ConfigError, match="sampler.fanouts: has 2 entries|sampler.fanouts: has 3 entries"):
+        layer_fanouts(train_cfg(*overrides))
 
 
 def test_per_edge_type_fanouts():
@@ -58,11 +82,9 @@ def test_bad_types_fail_at_composition():
 @pytest.mark.parametrize("override, want", [([], True), (["sampler.deterministic=false"], False)])
 def test_the_trainer_builds_the_configured_sampler(tiny_processed, override, want):
     """`sampler.deterministic` (and the mode) reach the sampler that training uses."""
-    from gcfa_dgl import trainer as T
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
         cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic",
                                                        f"paths.processed_dir={tiny_processed}", *override])
-    data = T.load_data(cfg)
-    sampler = T.make_sampler(cfg, data, T.build_model(cfg, data))
+    data = load_data(cfg)
+    sampler = make_sampler(cfg, data, build_model(cfg, data))
     assert (sampler.deterministic, sampler.mode) == (want, "weighted")

@@ -4,7 +4,10 @@ a grid multirun with its report, Optuna, the joblib and submitit-local launchers
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +65,8 @@ def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_
     assert len(done) == 2
     expected = max(1, usable_cores() // 2)
     for run in done:
-        assert f"intra-op threads: torch {expected}, DGL {expected}\n" in (run / "train.log").read_text()
+        threads = re.search(r"threads: torch (\d+), DGL (\d+)", (run / "train.log").read_text())
+        assert threads and [int(t) for t in threads.groups()] == [expected, expected]
 
 
 def test_submitit_local_launcher_runs_two_jobs(tiny_processed, tmp_path):
@@ -76,35 +80,36 @@ def test_submitit_local_launcher_runs_two_jobs(tiny_processed, tmp_path):
 
 def test_ddp_without_torchrun_is_a_clear_error(tiny_processed, tmp_path):
     r = run_module("gcfa_dgl.train", *SHORT, f"paths.processed_dir={tiny_processed}",
-                   f"hydra.run.dir={tmp_path / 'x'}", "trainer.ddp=true")
+                   f"hydra.run.dir={tmp_path / 'x'}", "distributed.ddp=true")
     assert r.returncode == 2 and "torchrun" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tiny_processed, tmp_path):
+def test_two_process_ddp_learns_like_one_process_with_the_same_global_batch(tiny_processed, tmp_path):
+    """DDP over two ranks (64 pairs each) against one process (128 pairs), seeds 0-2 each. The two
+    draw different negatives and neighbourhoods, so they agree in distribution, not bitwise: the
+    difference of the mean test AUCs must lie within two standard errors of that difference,
+    estimated from these same runs."""
     common = ["experiment=tiny_synthetic", "train.epochs=3", "train.tensorboard=false", "eval.full_auc=true",
               f"paths.processed_dir={tiny_processed}"]
-    one = tmp_path / "one"
-    r1 = run_module("gcfa_dgl.train", *common, "sampler.batch_size=128", f"hydra.run.dir={one}")
-    assert r1.returncode == 0, r1.stderr[-3000:]
-    two = tmp_path / "two"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r2 = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-         "-m", "gcfa_dgl.train", *common, "sampler.batch_size=64", "trainer.ddp=true", f"hydra.run.dir={two}"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
-    )
-    assert r2.returncode == 0, r2.stderr[-3000:]
-    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (one, two))
-    # Same global batch (2 x 64 = 128) but different sampled negatives and neighbourhoods: the
-    # runs agree statistically, not bitwise. Over seeds 0-3 the gaps were up to 0.053 (loss) and
-    # 0.048 (test AUC), in both directions: this tiny setting's seed-to-seed noise (docs/scaling.md).
-    # Each run is deterministic, so the bound does not flake.
-    assert len(m2["history"]) == 3
-    for a, b in zip(m1["history"], m2["history"]):
-        assert abs(a["loss"] - b["loss"]) < 0.06
+    one, two = [], []
+    for seed in (0, 1, 2):
+        out = tmp_path / f"one{seed}"
+        r = run_module("gcfa_dgl.train", *common, f"seed={seed}", "sampler.batch_size=128", f"hydra.run.dir={out}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        one.append(json.loads((out / "metrics.json").read_text()))
+        out = tmp_path / f"two{seed}"
+        r = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+             "-m", "gcfa_dgl.train", *common, f"seed={seed}", "sampler.batch_size=64", "distributed.ddp=true",
+             f"hydra.run.dir={out}"],
+            capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=ROOT, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert r.stdout.count("run directory: ") == 1  # rank 1 wrote nothing of its own
+        two.append(json.loads((out / "metrics.json").read_text()))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"one{s}" for s in range(3)] + [f"two{s}" for s in range(3)])
     for key in ("sampled/auc", "full/auc"):
-        assert abs(m1["test"][key] - m2["test"][key]) < 0.06, (key, m1["test"][key], m2["test"][key])
-    assert m2["test"]["sampled/auc"] > 0.7
-    # One output directory: rank 1 wrote nothing of its own.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]
-    assert r2.stdout.count("run directory: ") == 1
+        a, b = ([m["test"][key] for m in runs] for runs in (one, two))
+        assert min(b) > 0.7, (key, b)  # DDP learns: random ranking is 0.5
+        se = math.sqrt(statistics.variance(a) / 3 + statistics.variance(b) / 3)
+        assert abs(statistics.mean(a) - statistics.mean(b)) <= 2 * se, (key, a, b)
+    assert all(len(m["history"]) == 3 for m in two)

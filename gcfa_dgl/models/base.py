@@ -24,8 +24,8 @@ class Recommender(nn.Module):
     trainable = True
     # "bce": binary cross-entropy on positives and negatives [13]; "bpr": -log σ(pos - neg).
     objective = "bce"
-    # False: the model reads no sampled neighbourhoods (the trainer samples none for it).
-    uses_blocks = True
+    # Layers of sampled blocks a step reads (0: none; the trainer then samples no neighbours).
+    block_layers = 1
     # Edge types the model reads (None: all); the others get fanout 0 and are never sampled.
     edge_types: tuple[str, ...] | None = None
 
@@ -33,6 +33,12 @@ class Recommender(nn.Module):
         super().__init__()
         self.lr = lr
         self.l2 = l2
+
+    @classmethod
+    def depth(cls, cfg: Any) -> int:
+        """Layers of sampled blocks this model reads with the settings of `cfg` (its `model:`
+        config): the one source of the sampler's depth."""
+        return cls.block_layers
 
     # -- training ---------------------------------------------------------------------------
     def forward(self, input_nodes, pair_graph, neg_graph, blocks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

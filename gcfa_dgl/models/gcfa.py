@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from data_prep.graph import CO_WATCHED, DESCRIBES, HAS, RATED_BY, RATES, SIMILAR
+from gcfa_dgl.loaders import layerwise_inference
 from gcfa_dgl.models.base import MLPScorer, Recommender
 from gcfa_dgl.models.layers import NeighbourAggregator, OpinionAttention, Propagation, mlp, xavier_
-from gcfa_dgl.sampling import ImportanceSampler, layerwise_inference
+from gcfa_dgl.sampling import ImportanceSampler
 
 
 class GCFA(Recommender):
@@ -95,6 +96,11 @@ class GCFA(Recommender):
         })
         self.predictor = MLPScorer(dim, dim, dropout) if predictor == "mlp" else None
         xavier_(self)
+
+    @classmethod
+    def depth(cls, cfg: Any) -> int:
+        """One block per propagation layer, and at least one for the history attention."""
+        return max(1, int(cfg.propagation_layers))
 
     # -- pieces -------------------------------------------------------------------------------
     def embed(self, ntype: str, ids: torch.Tensor) -> torch.Tensor:

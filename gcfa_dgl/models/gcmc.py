@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from data_prep.graph import RATED_BY, RATES
+from gcfa_dgl.loaders import layerwise_inference
 from gcfa_dgl.models.base import Recommender
 from gcfa_dgl.models.layers import xavier_
-from gcfa_dgl.sampling import ImportanceSampler, layerwise_inference
+from gcfa_dgl.sampling import ImportanceSampler
 
 
 class GCMC(Recommender):

@@ -22,9 +22,10 @@ from dgl.nn.functional import edge_softmax
 from torch import nn
 
 from data_prep.graph import RATED_BY, RATES, SIMILAR
+from gcfa_dgl.loaders import layerwise_inference
 from gcfa_dgl.models.base import MLPScorer, Recommender
 from gcfa_dgl.models.layers import OpinionAttention, mlp, xavier_
-from gcfa_dgl.sampling import ImportanceSampler, layerwise_inference
+from gcfa_dgl.sampling import ImportanceSampler
 
 
 class SocialAttention(nn.Module):
@@ -50,6 +51,7 @@ class SocialAttention(nn.Module):
 class GraphRec(Recommender):
     name = "graphrec"
     edge_types = ("rates", "rated_by", "similar")
+    block_layers = 2  # a user's videos, then its neighbours' videos (the social aggregation)
 
     def __init__(self, n_users: int, n_videos: int, n_ratings: int = 1, dim: int = 64, lr: float = 1e-3,
                  l2: float = 0.0, dropout: float = 0.5, **_: Any) -> None:

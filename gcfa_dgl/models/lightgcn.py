@@ -49,7 +49,7 @@ class SymmetricSpMM(torch.autograd.Function):
 class LightGCN(Recommender):
     name = "lightgcn"
     objective = "bpr"
-    uses_blocks = False
+    block_layers = 0
 
     def __init__(self, n_users: int, n_videos: int, graph: dgl.DGLGraph | None = None, dim: int = 64,
                  layers: int = 3, lr: float = 1e-3, l2: float = 1e-4, **_: Any) -> None:

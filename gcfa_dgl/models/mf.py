@@ -1,5 +1,5 @@
 """Matrix-factorisation baselines: BPR-MF and NeuMF. Neither reads the graph's neighbourhoods,
-so the trainer samples no neighbours for them (`uses_blocks = False`)."""
+so the trainer samples no neighbours for them (`block_layers = 0`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class BPR(Recommender):
 
     name = "bpr"
     objective = "bpr"
-    uses_blocks = False
+    block_layers = 0
 
     def __init__(self, n_users: int, n_videos: int, dim: int = 64, lr: float = 1e-3, l2: float = 1e-4,
                  **_: Any) -> None:
@@ -50,7 +50,7 @@ class NeuMF(Recommender):
     Defaults: dim 64 for both branches, MLP 128 -> 64 -> 32, Adam lr 1e-3."""
 
     name = "neumf"
-    uses_blocks = False
+    block_layers = 0
 
     def __init__(self, n_users: int, n_videos: int, dim: int = 64, lr: float = 1e-3, l2: float = 0.0,
                  dropout: float = 0.0, **_: Any) -> None:

@@ -15,6 +15,7 @@ from gcfa_dgl.models.base import Recommender
 class Pop(Recommender):
     name = "pop"
     trainable = False
+    block_layers = 0
 
     def __init__(self, n_users: int, n_videos: int, **_: Any) -> None:
         super().__init__(lr=0.0, l2=0.0)

@@ -1,0 +1,1 @@
+"""Hydra configs, installed as the package `gcfa_dgl.conf` (pyproject.toml maps this folder)."""

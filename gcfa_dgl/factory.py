@@ -1,0 +1,96 @@
+"""What a config builds: the processed data, the model, its samplers and its training loader.
+
+Used by a training job and by the tools that reload a finished run, so both build the same objects
+from the same config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dgl
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
+
+from data_prep.config import check, value
+from data_prep.graph import ETYPE_NAMES
+from data_prep.pipeline import prepare
+from gcfa_dgl.data import ProcessedData, load_processed
+from gcfa_dgl.loaders import edge_loader
+from gcfa_dgl.models.base import Recommender
+from gcfa_dgl.negatives import VideoNegativeSampler
+from gcfa_dgl.sampling import ImportanceSampler
+
+
+def load_data(cfg: Any) -> ProcessedData:
+    """The processed dataset of `cfg.dataset`, prepared first when it is missing or stale."""
+    return load_processed(prepare(cfg))
+
+
+def model_class(cfg: Any) -> type[Recommender]:
+    return get_class(cfg.model._target_)
+
+
+def layer_fanouts(cfg: Any) -> list[Any]:
+    """`sampler.fanouts` as one entry per block layer of the model. The depth comes from the model
+    alone (`Recommender.depth`, e.g. GCFA's `model.propagation_layers`); the fanouts give one entry
+    for every layer, or exactly one per layer. Checked before any data is loaded."""
+    fanouts = OmegaConf.to_container(cfg.sampler.fanouts, resolve=True)
+    depth = model_class(cfg).depth(cfg.model)
+    if depth == 0:
+        return []
+    check(len(fanouts) in (1, depth), "sampler.fanouts",
+          f"has {len(fanouts)} entries but {cfg.model.name} samples {depth} layer(s) here: give one entry "
+          f"for every layer (e.g. sampler.fanouts=[10]) or exactly {depth}, one per layer")
+    return fanouts * depth if len(fanouts) == 1 else fanouts
+
+
+def build_model(cfg: Any, data: ProcessedData) -> Recommender:
+    g = data.graph
+    return instantiate(
+        cfg.model,
+        n_users=data.n_users,
+        n_videos=data.n_videos,
+        n_info=data.meta.counts.info,
+        n_ratings=max(1, len(data.meta.rating_values)),
+        video_feat=g.nodes["video"].data.get("feat"),
+        graph=g,
+        _convert_="all",
+    )
+
+
+def effective_fanouts(cfg: Any, model: Recommender) -> list[Any]:
+    """The layer fanouts with 0 for the edge types the model does not read ([0]: no neighbours)."""
+    fanouts = layer_fanouts(cfg)
+    if not fanouts:
+        return [0]
+    if model.edge_types is None:
+        return fanouts
+    out = []
+    for f in fanouts:
+        f = dict(f) if isinstance(f, dict) else {et: f for et in ETYPE_NAMES}
+        out.append({et: (k if et in model.edge_types else 0) for et, k in f.items()})
+    return out
+
+
+def make_sampler(cfg: Any, data: ProcessedData, model: Recommender, train: bool = True) -> ImportanceSampler:
+    s = cfg.sampler
+    sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=value(s.mode if train else s.eval_mode),
+                                alpha=float(s.alpha), deterministic=bool(s.deterministic), kernel=value(s.kernel))
+    sampler.prepare(data.graph)
+    return sampler
+
+
+def training_loader(cfg: Any, data: ProcessedData, model: Recommender, distributed: bool = False
+                    ) -> dgl.dataloading.DataLoader:
+    """Batches of train edges with their negatives and sampled blocks. Under DDP, DGL gives each
+    rank a contiguous slice of the edge ids: they are shuffled once so that slices mix users."""
+    s = cfg.sampler
+    g = data.graph
+    eids = torch.arange(g.num_edges("rates"))
+    if distributed:
+        eids = eids[torch.randperm(len(eids), generator=torch.Generator().manual_seed(cfg.seed))]
+    negatives = VideoNegativeSampler(s.num_negatives, value(s.negative), s.reject_positives)
+    return edge_loader(g, eids, make_sampler(cfg, data, model, train=True), negatives, s.batch_size,
+                       num_workers=s.num_workers, persistent_workers=s.persistent_workers, use_ddp=distributed)
