@@ -152,3 +152,26 @@ def test_bad_config_fails_before_loading_data(tmp_path, processed):
     assert r.returncode == 2 and "model.lr" in r.stderr
     r, _ = train(tmp_path, "bad3", "eval.ks_full=[100000]", processed=processed)
     assert r.returncode == 2 and "eval.ks_full" in r.stderr
+
+
+def test_a_log_gets_progress_lines_not_bars(caplog, monkeypatch):
+    """Off a terminal, progress is a plain log line at most every `every` seconds; no bar redraws."""
+    from gcfa_dgl.callbacks import Progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    caplog.set_level("INFO", logger="gcfa_dgl.trainer")
+    bar = Progress(range(5), 5, "epoch 1/3", every=0.0)
+    for i, _ in enumerate(bar):
+        bar.update(i + 1, 0.5)
+    bar.close()
+    assert [r.getMessage() for r in caplog.records][-1] == "epoch 1/3: batch 5/5, loss 0.5000"
+    quiet = Progress(range(5), 5, "epoch 1/3", every=3600.0)
+    for i, _ in enumerate(quiet):
+        quiet.update(i + 1, 0.5)
+    assert len(caplog.records) == 5  # none from the second: its interval never passed
+
+
+def test_a_non_interactive_run_writes_no_progress_bar(processed, tmp_path):
+    r, _ = train(tmp_path, "piped", "train.epochs=1", processed=processed)  # stderr is a pipe here
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "\r" not in r.stderr and "batch/s" not in r.stderr and "epoch 1  loss" in r.stderr
