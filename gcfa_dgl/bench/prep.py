@@ -51,7 +51,7 @@ def run(datasets: list[str], sizes: list[int], repeats: int, extra: list[str]) -
                        f"{fit['peak_rss_gb']:.2f}** (1.0 is linear)."] if fit else [])
             + [f"{d} skipped: its raw files are not under GCFA_RAW_DIR." for d in datasets if d not in real],
             "real": rows, "synthetic": synth, "exponent": fit, "synthetic_overrides": extra,
-            "series": [{"label": f"make data{cap}", "x": x, "seconds": [r["seconds"] for r in synth],
+            "series": [{"label": "make data" + "".join(f", {e}" for e in extra), "x": x, "seconds": [r["seconds"] for r in synth],
                         "peak_rss_gb": [r["peak_rss_gb"] for r in synth], "exponent": fit}] if synth else []}
 
 
