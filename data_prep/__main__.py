@@ -7,7 +7,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from data_prep.config import CONFIG_PATH, register_configs
+from data_prep.config import CONFIG_PATH, PrepConfig, check_composed, register_configs
 from data_prep.errors import UserError
 from data_prep.pipeline import prepare
 
@@ -17,6 +17,7 @@ register_configs()
 @hydra.main(config_path=CONFIG_PATH, config_name="prep", version_base="1.3")
 def main(cfg: DictConfig) -> str:
     try:
+        check_composed(cfg, PrepConfig)
         out = prepare(cfg)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

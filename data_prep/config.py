@@ -7,12 +7,15 @@ live in `validate_dataset`.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from data_prep.errors import ConfigError
 
@@ -169,6 +172,42 @@ class PrepConfig:
     force: bool = False
 
 
+def _known(node: Any, schema: type, prefix: str = "", types: dict[str, type] | None = None
+           ) -> tuple[list[str], list[str]]:
+    """(keys of `node` that its dataclass `schema` lacks, every key the schema has), recursing into
+    nested dataclasses (`types` gives the class of fields typed Any, such as the model's);
+    mapping-typed fields (checksums, callbacks) take any key."""
+    hints = {**typing.get_type_hints(schema), **(types or {})}
+    unknown, known = [], [prefix + k for k in hints]
+    for k in node:
+        if k not in hints:
+            unknown.append(prefix + str(k))
+            continue
+        child = node._get_node(k)
+        if dataclasses.is_dataclass(hints[k]) and isinstance(child, DictConfig) and not child._is_missing():
+            u, kn = _known(child, hints[k], f"{prefix}{k}.")
+            unknown, known = unknown + u, known + kn
+    return unknown, known
+
+
+def check_composed(cfg: Any, schema: type, types: dict[str, type] | None = None) -> None:
+    """What Hydra lets through composition: keys that a `+key=value` override adds although no
+    schema has them (they would be silently ignored), and mandatory values left empty (a group's
+    schema, e.g. dataset=base_dataset, chosen as if it were an option). One ConfigError naming the
+    key, before any work."""
+    unknown, known = _known(cfg, schema, types=types)
+    if unknown:
+        leaf = unknown[0].rsplit(".", 1)[-1]  # the same name in another group first (train.lr: model.lr)
+        keys = [k for k in known if not any(o.startswith(k + ".") for o in known)]  # settings, not groups
+        close = [k for k in keys if k.rsplit(".", 1)[-1] == leaf] or difflib.get_close_matches(unknown[0], keys, n=1)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError(f"config key {unknown[0]}: unknown, so it would be ignored{hint}")
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        group = missing[0].split(".")[0]
+        raise ConfigError(f"config key {missing[0]}: has no value; set it, or choose a complete option of conf/{group}/")
+
+
 def value(x: Any) -> Any:
     """The plain value of an enum field (configs hold Enum members)."""
     return x.value if isinstance(x, Enum) else x
@@ -199,11 +238,9 @@ def validate_dataset(cfg: Any) -> None:
     check(d.tightness.max_degree is None or d.tightness.max_degree >= 1, "dataset.tightness.max_degree",
           f"must be >= 1 or null, got {d.tightness.max_degree}")
     if d.rating_range is not None:
-        check(
-            len(d.rating_range) == 2 and d.rating_range[0] <= d.rating_range[1],
-            "dataset.rating_range",
-            f"must be [min, max], got {list(d.rating_range)}",
-        )
+        r = list(d.rating_range)
+        check(len(r) == 2 and r[0] <= r[1] and r[1] > 0 and (r[0] >= 0 or r[0] < r[1]), "dataset.rating_range",
+              f"must be [min, max] with max > 0 (a negative min rescales ratings to [0, 1]), got {r}")
     if d.source == Source.csv:
         check(d.path is not None, "dataset.path", "the csv source needs the interactions file")
     s = d.synthetic
@@ -221,6 +258,6 @@ def validate_dataset(cfg: Any) -> None:
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
-    cs.store(group="dataset", name="base_dataset", node=DatasetConfig)
-    cs.store(group="paths", name="base_paths", node=PathsConfig)
+    cs.store(group="schema", name="dataset", node=DatasetConfig)  # extended by conf/dataset/*.yaml
+    cs.store(group="schema", name="paths", node=PathsConfig)
     cs.store(name="base_prep", node=PrepConfig)

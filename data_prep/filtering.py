@@ -59,15 +59,19 @@ def clean(raw: RawData, cfg: Any, source_name: str) -> Interactions:
                 f"config key dataset.implicit_threshold={cfg.implicit_threshold}: no rating reaches it"
             )
 
-    dup = df.duplicated(subset=["user", "item"], keep="last")
+    dup = df.duplicated(subset=["user", "item"], keep="first")  # the second and later occurrences
     if dup.any():
         if cfg.duplicates == "error":
-            first = df[dup].iloc[0]
+            at = int(np.flatnonzero(dup.to_numpy())[0])
+            user, item = df["user"].iloc[at], df["item"].iloc[at]  # one column each: raw ids keep their type
+            line = int(df.index[at]) if raw.lines_of is not None else None
             raise DataError(
-                source_name,
-                f"duplicate interaction user={first['user']!r} item={first['item']!r} "
+                raw.lines_of or source_name,
+                f"duplicate interaction user={user} item={item}, already seen above "
                 f"({int(dup.sum())} duplicates; set dataset.duplicates=keep_last to keep the latest)",
+                line,
             )
+        dup = df.duplicated(subset=["user", "item"], keep="last")
         if "timestamp" in df.columns:
             df = df.sort_values("timestamp", kind="stable")
             dup = df.duplicated(subset=["user", "item"], keep="last")

@@ -40,16 +40,19 @@ def sample_negatives(
     n_items: int,
     num: int,
     seed: int,
+    user_ids: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(len(rows_user), num) int64 matrix of negatives for each row's user."""
+    """(len(rows_user), num) int64 matrix of negatives for each row's user (`user_ids`: raw ids, for
+    the message when a user has too few unseen videos)."""
     n_users = int(max(rows_user.max(initial=0), pos_user.max(initial=0))) + 1
     deg = np.bincount(pos_user, minlength=n_users)
     short = n_items - deg[rows_user] < num
     if short.any():
         u = int(rows_user[np.flatnonzero(short)[0]])
+        who = f"user {user_ids[u]}" if user_ids is not None else f"user index {u}"
         raise ConfigError(
-            f"config key dataset.negatives.num={num}: user index {u} has only "
-            f"{n_items - int(deg[u])} videos it never interacted with; lower the number"
+            f"config key dataset.negatives.num={num}: {who} has only {n_items - int(deg[u])} videos it never "
+            f"interacted with ({int(short.sum())} such rows); lower the number"
         )
     is_pos = _positive_lookup(pos_user, pos_item, n_users, n_items)
     rng = np.random.default_rng(seed)

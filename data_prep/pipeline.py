@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,28 +71,37 @@ def output_dir(cfg: Any) -> tuple[Path, list[Path], str, dict[str, str]]:
     return Path(cfg.paths.processed_dir) / ds.name / fp, files, fp, raw
 
 
-def prepare(cfg: Any) -> Path:
-    """Build (or find) the processed dataset for `cfg` and return its directory."""
+def prepare(cfg: Any, check_videos: Callable[[int], None] | None = None) -> Path:
+    """Build (or find) the processed dataset for `cfg` and return its directory.
+
+    `check_videos(n)` sees the number of videos as soon as it is known (from an existing
+    directory's metadata, or once the raw interactions are read and cleaned) and may raise, before
+    the dataset is built: the checks of a config against the data's size.
+    """
     timer = Timer()
     with timer.stage("locate"):
         out, files, fp, raw_digests = output_dir(cfg)
     if (out / META_NAME).exists() and not cfg.get("force", False):
+        if check_videos:
+            check_videos(int(json.loads((out / META_NAME).read_text(encoding="utf-8"))["counts"]["videos"]))
         verify_outputs(out)
         log.info("up to date: %s", out)
         return out
-    meta = build(cfg, out, files, fp, raw_digests, timer)
+    meta = build(cfg, out, files, fp, raw_digests, timer, check_videos)
     print(summary(meta))
     return out
 
 
 def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str, str],
-          timer: Timer) -> dict[str, Any]:
+          timer: Timer, check_videos: Callable[[int], None] | None = None) -> dict[str, Any]:
     ds = cfg.dataset
     raw_dir = Path(cfg.paths.raw_dir)
     with timer.stage("load"):
         raw = get_source(value(ds.source)).load(ds, raw_dir)
     with timer.stage("clean"):
         inter = clean(raw, ds, str(files[0]) if files else ds.name)
+    if check_videos:
+        check_videos(inter.n_items)
     with timer.stage("split"):
         if ds.split.kind == "given":
             if inter.given_split is None:
@@ -112,7 +122,7 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
     with timer.stage("negatives"):
         neg = ds.negatives
         rows = np.concatenate([inter.user[va], inter.user[te]])
-        negs = sample_negatives(rows, inter.user, inter.item, inter.n_items, neg.num, neg.seed)
+        negs = sample_negatives(rows, inter.user, inter.item, inter.n_items, neg.num, neg.seed, inter.user_ids)
         valid_neg, test_neg = negs[: va.sum()], negs[va.sum():]
 
     with timer.stage("tightness"):
@@ -137,13 +147,18 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
             train_video=tv,
             rating=tr_rating,
             rating_level=np.searchsorted(levels, tr_rating),
-            rating_tightness=rating_tightness(tr_rating, None if inter.implicit else raw.rating_max),
+            rating_tightness=rating_tightness(tr_rating, None if inter.implicit else raw.rating_max, raw.rating_min),
             uu=uu,
             vv=vv,
             vi=vi,
             video_features=feats,
         )
         g = graph_mod.build(parts)
+        for et in g.canonical_etypes:  # what weighted sampling needs: no prepared dataset may fail later
+            w = g.edges[et].data["tightness"]
+            if len(w) and not (w.isfinite().all() and (w >= 0).all()):
+                raise UserError(f"dataset {ds.name}: the {'-'.join(et)} tightness has values that are not finite "
+                                "and >= 0; check dataset.rating_range against the ratings")
 
     with timer.stage("write"), staging_dir(out, replace=bool(cfg.get("force", False))) as tmp:
         graph_mod.save(g, tmp / "graph.bin")
@@ -179,6 +194,7 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
             "nodes": {nt: g.num_nodes(nt) for nt in g.ntypes},
             "edges": {"-".join(et): g.num_edges(et) for et in g.canonical_etypes},
             "implicit": inter.implicit,
+            "columns": raw.notes.get("columns"),
             "rating_values": [float(x) for x in levels],
             "rating_max": None if inter.implicit else raw.rating_max,
             "negatives_per_positive": int(neg.num),
@@ -251,6 +267,8 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 def summary(meta: dict[str, Any]) -> str:
     c = meta["counts"]
     parts = [f"\n{meta['name']} ({meta['fingerprint']})"]
+    if meta.get("columns"):  # which columns of a table were read
+        parts.append(table([[k, str(v)] for k, v in meta["columns"].items()], ["field", "column read"]))
     parts.append(table([[k, f"{v:,}"] for k, v in meta["nodes"].items()], ["node type", "nodes"]))
     parts.append(table([[k, f"{v:,}"] for k, v in meta["edges"].items()], ["edge type", "edges"]))
     split_rows = [[k, f"{c[k]:,}", f"{c[k] / c['interactions']:.1%}"] for k in ("train", "valid", "test")]

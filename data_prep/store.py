@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from data_prep.errors import DataError, UserError
+
+log = logging.getLogger(__name__)
 
 # Bump when the processing logic changes what it writes: old directories then stop matching.
 PREP_VERSION = 1
@@ -70,13 +76,21 @@ def write_failed(target: Path, e: OSError) -> UserError:
                      "or point the output elsewhere, then rerun")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write through a temporary file in the same directory, fsync, then rename over `path`."""
+    """Write through a temporary file in the same directory, fsync, then rename over `path`. The
+    file gets the permissions of a plain `open` under the user's umask (mkstemp's are 0600)."""
     path = Path(path)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -98,16 +112,54 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Remove the staging folders in `parent` that a killed build left behind: those of this
+    machine whose process is gone (`.<name>.<host>-<pid>-….building`), and others (another
+    machine's on a shared disk, or without a process id) once a day old. Returns what was removed."""
+    host, gone = _host(), []
+    for p in parent.glob(".*.building") if parent.is_dir() else ():
+        m = re.fullmatch(r"\..+\.(?P<host>[^.]+)-(?P<pid>\d+)-[^.]*\.building", p.name)
+        ours = m is not None and m["host"] == host
+        try:
+            old = time.time() - p.stat().st_mtime > 86_400
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        if (ours and not _alive(int(m["pid"]))) or (not ours and old):
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_").replace("-", "_")
+
+
 @contextmanager
 def staging_dir(final: Path, replace: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary directory beside `final`; rename it to `final` on success.
 
     On any error the temporary directory is removed and `final`, if it existed, is untouched.
-    With `replace`, an existing `final` is swapped out only once the new one is complete.
+    With `replace`, an existing `final` is swapped out only once the new one is complete. Its name
+    carries this machine and process, so that a later run can tell a killed build's leftovers from
+    a build still running (`remove_stale_staging`). It gets the user's umask, as `final` would.
     """
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".building", dir=final.parent))
+        for p in remove_stale_staging(final.parent):
+            log.warning("removed %s, left by an interrupted preparation", p)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_host()}-{os.getpid()}-", suffix=".building",
+                                    dir=final.parent))
+        os.chmod(tmp, 0o777 & ~_umask())
     except OSError as e:
         raise write_failed(final, e) from e
     try:

@@ -28,9 +28,13 @@ from tqdm.auto import tqdm
 _BYTES_PER_PAIR = 40
 
 
-def rating_tightness(rating: np.ndarray, rating_max: float | None) -> np.ndarray:
+def rating_tightness(rating: np.ndarray, rating_max: float | None, rating_min: float | None = None) -> np.ndarray:
+    """rating / max rating (1 for implicit data); on a scale with negative ratings,
+    (rating - min) / (max - min), so that tightness is in [0, 1] either way."""
     if not rating_max:
         return np.ones_like(rating, dtype=np.float32)
+    if rating_min is not None and rating_min < 0:
+        return ((rating - rating_min) / (rating_max - rating_min)).astype(np.float32)
     return (rating / rating_max).astype(np.float32)
 
 

@@ -16,7 +16,14 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from data_prep.config import CONFIG_PATH, DatasetConfig, PathsConfig, check, validate_dataset
+from data_prep.config import (
+    CONFIG_PATH,
+    DatasetConfig,
+    PathsConfig,
+    check,
+    check_composed,
+    validate_dataset,
+)
 from data_prep.config import register_configs as register_prep_configs
 from data_prep.graph import ETYPE_NAMES as KNOWN_ETYPES
 
@@ -28,6 +35,11 @@ class SamplerMode(str, Enum):
     topk = "topk"
     uniform = "uniform"
     full = "full"
+
+
+class TieRule(str, Enum):
+    all = "all"
+    hash = "hash"
 
 
 class SamplerKernel(str, Enum):
@@ -53,6 +65,11 @@ class SamplerConfig:
     alpha: float = 1.0
     # Evaluation uses deterministic neighbourhoods: the k tightest, with the training fanouts.
     eval_mode: SamplerMode = SamplerMode.topk
+    # Neighbours as tight as the k-th at evaluation: `all` keeps every one of them, so that no
+    # order among equally tight neighbours decides a result; `hash` keeps k, ties broken in the
+    # fixed pseudo-random order of `tie_seed` (what training's top-k does).
+    eval_ties: TieRule = TieRule.all
+    tie_seed: int = 0
     batch_size: int = 1024
     num_negatives: int = 1
     negative: NegativeDist = NegativeDist.uniform
@@ -224,22 +241,26 @@ def validate_sampler(s: Any) -> None:
     check(s.num_workers >= 0, "sampler.num_workers", f"must be >= 0, got {s.num_workers}")
 
 
+MODEL_SCHEMAS = {c.name: c for c in (GCFAConfig, BPRConfig, NeuMFConfig, GCMCConfig, GraphRecConfig, LightGCNConfig,
+                                     PopConfig)}
+
+
 def register_configs() -> None:
     register_prep_configs()
     cs = ConfigStore.instance()
-    cs.store(group="sampler", name="base_sampler", node=SamplerConfig)
-    cs.store(group="model", name="base_gcfa", node=GCFAConfig)
-    cs.store(group="model", name="base_pop", node=PopConfig)
-    for node in (BPRConfig, NeuMFConfig, GCMCConfig, GraphRecConfig, LightGCNConfig):
-        cs.store(group="model", name=f"base_{node.name}", node=node)
-    cs.store(group="train", name="base_train", node=TrainConfig)
-    cs.store(group="eval", name="base_eval", node=EvalConfig)
-    cs.store(group="distributed", name="base_distributed", node=DistributedConfig)
+    # Schemas live in their own `schema` group, which each YAML extends (`/schema/<group>@_here_`):
+    # so they are not among a group's options, where choosing one would leave values empty.
+    for group, node in (("sampler", SamplerConfig), ("train", TrainConfig), ("eval", EvalConfig),
+                        ("distributed", DistributedConfig)):
+        cs.store(group="schema", name=group, node=node)
+    for name, node in MODEL_SCHEMAS.items():
+        cs.store(group="schema/model", name=name, node=node)
     cs.store(name="base_config", node=Config)
 
 
 def validate(cfg: Any) -> None:
-    """Every value check, before any data is loaded."""
+    """Every key and value check, before any data is loaded."""
+    check_composed(cfg, Config, {"model": MODEL_SCHEMAS.get(cfg.model.get("name"), ModelConfig)})
     validate_dataset(cfg.dataset)
     validate_sampler(cfg.sampler)
     m, t, e = cfg.model, cfg.train, cfg.eval
@@ -261,6 +282,9 @@ def validate(cfg: Any) -> None:
     bad = [p for p in e.protocols if p not in ("sampled", "full")]
     check(not bad and len(e.protocols) > 0, "eval.protocols", f"known protocols are sampled and full, got {list(e.protocols)}")
     check(all(k >= 1 for k in [*e.ks_sampled, *e.ks_full]), "eval.ks_full", "every K must be >= 1")
+    n = cfg.dataset.negatives.num + 1
+    check(all(k <= n for k in e.ks_sampled), "eval.ks_sampled",
+          f"every K must be at most the {n} candidates per positive (dataset.negatives.num + 1), got {list(e.ks_sampled)}")
     proto, _, metric = t.monitor.partition("/")
     check(proto in ("sampled", "sampled_n1", "full") and bool(metric), "train.monitor",
            f"must look like full/ndcg@20 or sampled/auc, got {t.monitor!r}")
@@ -268,14 +292,16 @@ def validate(cfg: Any) -> None:
            "train.monitor", f"{t.monitor!r} needs its protocol in eval.protocols")
     check(t.monitor not in ("full/auc", "full/mrr") or bool(e.get("full_auc", False)), "train.monitor",
           f"{t.monitor!r} is computed only with eval.full_auc=true")
+    _, _, k = metric.partition("@")
+    ks = e.ks_full if proto == "full" else e.ks_sampled
+    check(not k.isdigit() or int(k) in ks, "train.monitor",
+          f"{t.monitor!r} needs K={k} in eval.ks_{'full' if proto == 'full' else 'sampled'}, which has {list(ks)}")
 
 
-def validate_against_data(cfg: Any, n_videos: int, n_negatives: int) -> None:
-    """Checks that need the dataset's size (K against the number of videos)."""
+def validate_against_data(cfg: Any, n_videos: int) -> None:
+    """Checks that need the dataset's size: a full-ranking K against the number of videos."""
     for k in cfg.eval.ks_full:
         check(k <= n_videos, "eval.ks_full", f"K={k} exceeds the {n_videos} videos of the dataset")
-    for k in cfg.eval.ks_sampled:
-        check(k <= n_negatives + 1, "eval.ks_sampled", f"K={k} exceeds the {n_negatives + 1} candidates per positive")
 
 
 def run_config(run: Path) -> DictConfig | None:

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from data_prep.config import check, value
 from data_prep.graph import ETYPE_NAMES
 from data_prep.pipeline import prepare
+from gcfa_dgl.config import validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.loaders import edge_loader
 from gcfa_dgl.models.base import Recommender
@@ -24,8 +25,9 @@ from gcfa_dgl.sampling import ImportanceSampler
 
 
 def load_data(cfg: Any) -> ProcessedData:
-    """The processed dataset of `cfg.dataset`, prepared first when it is missing or stale."""
-    return load_processed(prepare(cfg))
+    """The processed dataset of `cfg.dataset`, prepared first when it is missing or stale. The
+    config's checks against the number of videos run as soon as it is known, before a build."""
+    return load_processed(prepare(cfg, lambda n_videos: validate_against_data(cfg, n_videos)))
 
 
 def model_class(cfg: Any) -> type[Recommender]:
@@ -77,7 +79,8 @@ def effective_fanouts(cfg: Any, model: Recommender) -> list[Any]:
 def make_sampler(cfg: Any, data: ProcessedData, model: Recommender, train: bool = True) -> ImportanceSampler:
     s = cfg.sampler
     sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=value(s.mode if train else s.eval_mode),
-                                alpha=float(s.alpha), deterministic=bool(s.deterministic), kernel=value(s.kernel))
+                                alpha=float(s.alpha), deterministic=bool(s.deterministic), kernel=value(s.kernel),
+                                ties="hash" if train else value(s.eval_ties), tie_seed=int(s.tie_seed))
     sampler.prepare(data.graph)
     return sampler
 

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 
 from data_prep.store import atomic_write_json
 from gcfa_dgl import checkpoint
-from gcfa_dgl.config import validate, validate_against_data
+from gcfa_dgl.config import validate
 from gcfa_dgl.dgl_compat import dgl_threads
 from gcfa_dgl.distributed import Dist, intra_op_threads, startup_contention
 from gcfa_dgl.evaluator import Evaluator
@@ -62,7 +62,6 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     data = load_data(cfg)
     if d.main:
         d.broadcast(None)
-    validate_against_data(cfg, data.n_videos, data.meta.negatives_per_positive)
     seed_all(cfg.seed)
     model = build_model(cfg, data)
     evaluator = Evaluator.from_config(cfg.eval, data)

@@ -6,8 +6,10 @@ relationship tightness (docs/sampling.md):
 - `weighted`: without replacement, with probability proportional to tightness ** alpha (drawn
   in tensor ops at a cost per draw, `gcfa_dgl.weighted`; or by DGL's kernel, which reads every
   in-edge of every seed: `kernel="dgl"`);
-- `topk`: the k tightest (ties in a fixed pseudo-random order of edge ids); with a batch's edges
-  excluded, the next tightest take their place;
+- `topk`: the k tightest, ties between equally tight edges broken in a fixed pseudo-random order
+  of edge ids (`ties="hash"`), or all kept (`ties="all"`: the k tightest and every edge as tight
+  as the k-th, so that no order of ties decides a neighbourhood; evaluation's default); with a
+  batch's edges excluded, the next tightest take their place;
 - `uniform`: without replacement, uniformly (the control);
 - `full`: every neighbour (fanouts are ignored).
 
@@ -30,6 +32,7 @@ from gcfa_dgl.seeding import claim_streams
 from gcfa_dgl.weighted import WeightedDraws
 
 MODES = ("weighted", "topk", "uniform", "full")
+TIES = ("hash", "all")
 KERNELS = ("torch", "dgl")
 Fanout = int | Mapping[Any, int]
 
@@ -55,6 +58,8 @@ class ImportanceSampler(BlockSampler):
         weight: str = "tightness",
         deterministic: bool = True,
         kernel: str = "torch",
+        ties: str = "hash",
+        tie_seed: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -71,6 +76,8 @@ class ImportanceSampler(BlockSampler):
             raise ValueError("fanouts must name at least one layer")
         if alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {alpha}")
+        if ties not in TIES:
+            raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
         for fanout in fanouts:
             for key in fanout if isinstance(fanout, Mapping) else ():
                 name = key[1] if isinstance(key, list | tuple) else key
@@ -80,6 +87,7 @@ class ImportanceSampler(BlockSampler):
         self.mode = mode
         self.alpha = float(alpha)
         self.kernel = kernel
+        self.ties, self.tie_seed = ties, int(tie_seed)
         self.weight = weight
         self.prob_key = weight if self.alpha == 1.0 else f"_{weight}_pow"
         self._mapping: dict = {}
@@ -102,7 +110,8 @@ class ImportanceSampler(BlockSampler):
     def layer(self, i: int) -> ImportanceSampler:
         """A one-layer sampler with layer i's fanout and the same settings (layer-wise inference)."""
         one = ImportanceSampler([self.fanouts[i]], mode=self.mode, alpha=self.alpha, weight=self.weight,
-                                deterministic=self.deterministic, kernel=self.kernel)
+                                deterministic=self.deterministic, kernel=self.kernel, ties=self.ties,
+                                tie_seed=self.tie_seed)
         one._topk_graphs = self._topk_graphs  # the same graph's ranked top-k lists serve every layer
         return one
 
@@ -211,14 +220,18 @@ class ImportanceSampler(BlockSampler):
             if k == 0:
                 continue
             src, dst, eid = g.edges(form="all", order="eid", etype=et)
-            order, rank = _ranked(dst, g.edges[et].data[self.weight])
+            w = g.edges[et].data[self.weight]
+            order, rank = _ranked(dst, w, seed=self.tie_seed)
             degree = g.in_degrees(etype=et)
+            tied = _tied_with_kth(dst[order], w[order], rank, k) if self.ties == "all" and k > 0 else None
             if k > 0:
-                order, rank = order[rank < k + self.spare], rank[rank < k + self.spare]
+                cut = rank < k + self.spare if tied is None else (rank < k + self.spare) | tied
+                order, rank = order[cut], rank[cut]
+                tied = None if tied is None else tied[cut]
             kept = torch.bincount(dst[order], minlength=len(degree))
             indptr = torch.zeros(len(degree) + 1, dtype=torch.int64)
             torch.cumsum(kept, 0, out=indptr[1:])
-            top = rank < k if k > 0 else torch.ones(len(order), dtype=torch.bool)
+            top = (rank < k if tied is None else (rank < k) | tied) if k > 0 else torch.ones(len(order), dtype=torch.bool)
             sub_eid = torch.full((len(order),), -1, dtype=torch.int64)
             sub_eid[top] = torch.arange(int(top.sum()))
             where = torch.full((len(src),), -1, dtype=torch.int32 if len(order) < 2**31 else torch.int64)
@@ -244,6 +257,8 @@ class ImportanceSampler(BlockSampler):
         """
         lists, sub, mapping, local = self._topk_cache(g, fanout)
         exclude = _exclusions(g, exclude_eids)
+        if exclude and self.ties == "all":
+            raise ValueError("top-k with all ties kept serves evaluation; training batches exclude edges: use ties='hash'")
         sub_exclude, refill = {}, {}
         for et, ex in exclude.items():
             if et not in lists:
@@ -293,7 +308,7 @@ class ImportanceSampler(BlockSampler):
         src, dst, eid = g.in_edges(nodes, form="all", etype=et)
         ok = ~torch.isin(eid, exclude.to(eid.dtype))
         src, dst, eid = src[ok], dst[ok], eid[ok]
-        order, rank = _ranked(dst, g.edges[et].data[self.weight][eid], eid)
+        order, rank = _ranked(dst, g.edges[et].data[self.weight][eid], eid, self.tie_seed)
         top = order[rank < k]
         return src[top], dst[top], eid[top]
 
@@ -307,22 +322,24 @@ def _exclusions(g, exclude_eids) -> dict[tuple[str, str, str], torch.Tensor]:
     return {g.to_canonical_etype(k): torch.as_tensor(v) for k, v in ex.items() if len(v)}
 
 
-def _tie_key(eid: torch.Tensor) -> torch.Tensor:
+def _tie_key(eid: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """A fixed pseudo-random order of edge ids for breaking ties between equally tight edges: a
-    bijective 32-bit integer hash (xor-shift, odd multiply, twice), so distinct ids below 2**32
-    get distinct keys. Without it, ties would go by id, and on implicit data, where every
-    user-video edge is equally tight, every node would keep its lowest-numbered neighbours."""
-    x = eid.to(torch.int64) & 0xFFFFFFFF
+    bijective 32-bit integer hash (xor-shift, odd multiply, twice) of the id shifted by `seed`, so
+    distinct ids below 2**32 get distinct keys. Without it, ties would go by id, and on implicit
+    data, where every user-video edge is equally tight, every node would keep its lowest-numbered
+    neighbours. Another `seed` gives another order."""
+    x = (eid.to(torch.int64) + seed * 0x9E3779B9) & 0xFFFFFFFF
     x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
     x = ((x >> 16) ^ x) * 0x45D9F3B & 0xFFFFFFFF
     return (x >> 16) ^ x
 
 
-def _ranked(dst: torch.Tensor, weight: torch.Tensor, eid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _ranked(dst: torch.Tensor, weight: torch.Tensor, eid: torch.Tensor | None = None, seed: int = 0
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """The order that groups edges by destination, tightest first, ties in `_tie_key` order of
     their edge ids (`eid`; None: the edges are given in edge-id order), and each edge's rank in
     its group, in that order."""
-    by_key = torch.argsort(_tie_key(torch.arange(len(dst)) if eid is None else eid))
+    by_key = torch.argsort(_tie_key(torch.arange(len(dst)) if eid is None else eid, seed))
     order = by_key[torch.sort(weight[by_key], descending=True, stable=True).indices]
     order = order[torch.sort(dst[order], stable=True).indices]
     d = dst[order]
@@ -330,6 +347,15 @@ def _ranked(dst: torch.Tensor, weight: torch.Tensor, eid: torch.Tensor | None = 
     new[1:] = d[1:] != d[:-1]
     starts = torch.nonzero(new).squeeze(1)
     return order, torch.arange(len(d)) - starts[torch.cumsum(new, 0) - 1]
+
+
+def _tied_with_kth(dst: torch.Tensor, weight: torch.Tensor, rank: torch.Tensor, k: int) -> torch.Tensor:
+    """For edges ranked within their destination (in `_ranked` order, with their `rank`): whether
+    each is exactly as tight as its destination's k-th edge (False where a node has fewer than k)."""
+    kth = torch.full((int(dst.max()) + 1 if len(dst) else 0,), float("nan"), dtype=weight.dtype)
+    at = rank == k - 1
+    kth[dst[at]] = weight[at]
+    return weight == kth[dst]  # NaN where a node has fewer than k edges: never equal
 
 
 def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

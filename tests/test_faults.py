@@ -140,7 +140,8 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tiny_p
     ("sampler.fanouts=[10,10]", None),  # one per layer: valid
     ("model=transformer", "model"),
     ("dataset=netflix", "dataset"),
-    ("eval.ks_full=[100000]", "eval.ks_full"),
+    ("eval.ks_full=[20,100000]", "eval.ks_full"),
+    ("eval.ks_full=[10]", "train.monitor"),  # full/ndcg@20 needs K=20
     ("eval.protocols=[sampled,exhaustive]", "eval.protocols"),
     ("train.monitor=full/auc", "train.monitor"),  # needs eval.full_auc=true
     ("train.monitor=full/ndcg@20", None),  # valid: the control case

@@ -68,18 +68,6 @@ def test_same_seed_same_metrics(trained, processed, tmp_path):
     assert (again / "metrics.json").read_bytes() == (trained / "metrics.json").read_bytes()
 
 
-def test_two_threads_and_repeated_jobs_in_one_process_are_bitwise_identical(processed, tmp_path):
-    """Large batches on two threads: torch's gather backward would accumulate with parallel atomic
-    adds; the two identical jobs of one multirun must still agree to the last bit."""
-    sweep = tmp_path / "sweep"
-    r = run_module("gcfa_dgl.train", "-m", "experiment=tiny_synthetic", f"paths.processed_dir={processed}",
-                   f"hydra.sweep.dir={sweep}", "train.threads=2", "train.epochs=2", "sampler.batch_size=1024",
-                   "model.dim=32", "seed=0,0")
-    assert r.returncode == 0, r.stderr[-3000:]
-    a, b = metrics(sweep / "0_gcfa_seed0"), metrics(sweep / "1_gcfa_seed0")
-    assert a["history"] == b["history"] and a["test"] == b["test"]
-
-
 def test_resume_equals_uninterrupted(trained, processed, tmp_path):
     r, run = train(tmp_path, "resumed", "train.epochs=1", processed=processed)
     assert r.returncode == 0
@@ -150,7 +138,7 @@ def test_bad_config_fails_before_loading_data(tmp_path, processed):
     assert r.returncode == 2 and "sampler.fanouts" in r.stderr
     r, _ = train(tmp_path, "bad2", "model.lr=-1", processed=processed)
     assert r.returncode == 2 and "model.lr" in r.stderr
-    r, _ = train(tmp_path, "bad3", "eval.ks_full=[100000]", processed=processed)
+    r, _ = train(tmp_path, "bad3", "eval.ks_full=[20,100000]", processed=processed)
     assert r.returncode == 2 and "eval.ks_full" in r.stderr
 
 

@@ -26,9 +26,13 @@ class RawData:
 
     interactions: pd.DataFrame
     rating_max: float | None = None
+    # The bottom of the rating scale when it is negative: tightness is then rescaled to [0, 1].
+    rating_min: float | None = None
     info: pd.DataFrame | None = None
     titles: pd.DataFrame | None = None
     item_features: np.ndarray | None = None
+    # The file whose line numbers index `interactions` (None: its index is not a line number).
+    lines_of: Path | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
