@@ -37,6 +37,12 @@ class SamplerMode(str, Enum):
     full = "full"
 
 
+class Scope(str, Enum):
+    auto = "auto"
+    blocks = "blocks"
+    graph = "graph"
+
+
 class TieRule(str, Enum):
     all = "all"
     hash = "hash"
@@ -63,6 +69,12 @@ class SamplerConfig:
     # (GCFA: model.propagation_layers), never the length of this list.
     fanouts: list[Any] = field(default_factory=lambda: [10])
     alpha: float = 1.0
+    # What a training step samples: `blocks`, each batch's own layered neighbourhood; `graph`, every
+    # node's neighbours in the inner layers (the same law; for batches that reach most of the graph
+    # anyway); `auto` picks graph when a probe batch's inner layers reach at least `graph_share` of
+    # the nodes. The model computes the same either way.
+    scope: Scope = Scope.auto
+    graph_share: float = 0.9
     # Evaluation uses deterministic neighbourhoods: the k tightest, with the training fanouts.
     eval_mode: SamplerMode = SamplerMode.topk
     # Neighbours as tight as the k-th at evaluation: `all` keeps every one of them, so that no
@@ -236,6 +248,7 @@ def validate_sampler(s: Any) -> None:
             check(et is None or et in KNOWN_ETYPES, key, f"unknown edge type {et!r}; known: {sorted(KNOWN_ETYPES)}")
             check(isinstance(k, int) and (k > 0 or k == -1), key, f"fanout must be a positive integer or -1, got {k!r}")
     check(s.alpha > 0, "sampler.alpha", f"must be > 0, got {s.alpha}")
+    check(0 <= s.graph_share <= 1, "sampler.graph_share", f"must be in [0, 1], got {s.graph_share}")
     check(s.batch_size >= 1, "sampler.batch_size", f"must be >= 1, got {s.batch_size}")
     check(s.num_negatives >= 1, "sampler.num_negatives", f"must be >= 1, got {s.num_negatives}")
     check(s.num_workers >= 0, "sampler.num_workers", f"must be >= 0, got {s.num_workers}")

@@ -6,6 +6,7 @@ from the same config.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dgl
@@ -22,6 +23,8 @@ from gcfa_dgl.loaders import edge_loader
 from gcfa_dgl.models.base import Recommender
 from gcfa_dgl.negatives import VideoNegativeSampler
 from gcfa_dgl.sampling import ImportanceSampler
+
+log = logging.getLogger(__name__)
 
 
 def load_data(cfg: Any) -> ProcessedData:
@@ -76,13 +79,36 @@ def effective_fanouts(cfg: Any, model: Recommender) -> list[Any]:
     return out
 
 
-def make_sampler(cfg: Any, data: ProcessedData, model: Recommender, train: bool = True) -> ImportanceSampler:
+def make_sampler(cfg: Any, data: ProcessedData, model: Recommender, train: bool = True,
+                 scope: str = "blocks") -> ImportanceSampler:
     s = cfg.sampler
     sampler = ImportanceSampler(effective_fanouts(cfg, model), mode=value(s.mode if train else s.eval_mode),
                                 alpha=float(s.alpha), deterministic=bool(s.deterministic), kernel=value(s.kernel),
-                                ties="hash" if train else value(s.eval_ties), tie_seed=int(s.tie_seed))
+                                ties="hash" if train else value(s.eval_ties), tie_seed=int(s.tie_seed), scope=scope)
     sampler.prepare(data.graph)
     return sampler
+
+
+def training_scope(cfg: Any, data: ProcessedData, model: Recommender) -> str:
+    """`sampler.scope`, with `auto` resolved: `graph` when the inner layers of a probe batch's
+    blocks (its first `batch_size` training edges in a seeded order, with negatives) reach at
+    least `sampler.graph_share` of all nodes. The probe leaves the random state as it found it."""
+    scope = value(cfg.sampler.scope)
+    if scope != "auto":
+        return scope
+    if len(layer_fanouts(cfg)) < 2:
+        return "blocks"  # one layer of blocks: both scopes compute the same
+    g = data.graph
+    with torch.random.fork_rng(devices=[]):
+        eids = torch.randperm(g.num_edges("rates"), generator=torch.Generator().manual_seed(cfg.seed))
+        probe = edge_loader(g, eids[: cfg.sampler.batch_size], make_sampler(cfg, data, model),
+                            VideoNegativeSampler(cfg.sampler.num_negatives), cfg.sampler.batch_size, shuffle=False)
+        blocks = next(iter(probe))[3]
+    share = blocks[1].num_src_nodes() / g.num_nodes()  # the nodes the inner layers draw for
+    scope = "graph" if share >= cfg.sampler.graph_share else "blocks"
+    log.info("sampler scope: %s (a batch's inner layers reach %.0f%% of the nodes; graph from %.0f%%)",
+             scope, 100 * share, 100 * cfg.sampler.graph_share)
+    return scope
 
 
 def training_loader(cfg: Any, data: ProcessedData, model: Recommender, distributed: bool = False
@@ -95,5 +121,6 @@ def training_loader(cfg: Any, data: ProcessedData, model: Recommender, distribut
     if distributed:
         eids = eids[torch.randperm(len(eids), generator=torch.Generator().manual_seed(cfg.seed))]
     negatives = VideoNegativeSampler(s.num_negatives, value(s.negative), s.reject_positives)
-    return edge_loader(g, eids, make_sampler(cfg, data, model, train=True), negatives, s.batch_size,
-                       num_workers=s.num_workers, persistent_workers=s.persistent_workers, use_ddp=distributed)
+    sampler = make_sampler(cfg, data, model, train=True, scope=training_scope(cfg, data, model))
+    return edge_loader(g, eids, sampler, negatives, s.batch_size, num_workers=s.num_workers,
+                       persistent_workers=s.persistent_workers, use_ddp=distributed)

@@ -33,6 +33,7 @@ from gcfa_dgl.weighted import WeightedDraws
 
 MODES = ("weighted", "topk", "uniform", "full")
 TIES = ("hash", "all")
+SCOPES = ("blocks", "graph")
 KERNELS = ("torch", "dgl")
 Fanout = int | Mapping[Any, int]
 
@@ -60,6 +61,7 @@ class ImportanceSampler(BlockSampler):
         kernel: str = "torch",
         ties: str = "hash",
         tie_seed: int = 0,
+        scope: str = "blocks",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -78,6 +80,8 @@ class ImportanceSampler(BlockSampler):
             raise ValueError(f"alpha must be > 0, got {alpha}")
         if ties not in TIES:
             raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
         for fanout in fanouts:
             for key in fanout if isinstance(fanout, Mapping) else ():
                 name = key[1] if isinstance(key, list | tuple) else key
@@ -87,7 +91,7 @@ class ImportanceSampler(BlockSampler):
         self.mode = mode
         self.alpha = float(alpha)
         self.kernel = kernel
-        self.ties, self.tie_seed = ties, int(tie_seed)
+        self.ties, self.tie_seed, self.scope = ties, int(tie_seed), scope
         self.weight = weight
         self.prob_key = weight if self.alpha == 1.0 else f"_{weight}_pow"
         self._mapping: dict = {}
@@ -96,11 +100,12 @@ class ImportanceSampler(BlockSampler):
         self._fanouts: list[dict] = []
         self._draws: dict = {}
         self._local: dict[str, torch.Tensor] = {}
+        self._all_nodes: dict[str, torch.Tensor] = {}
 
     def __getstate__(self) -> dict:
         """Caches stay behind when a worker process receives the sampler."""
         state = dict(self.__dict__)
-        state.update(_mapping={}, _topk_graphs={}, _graph=None, _fanouts=[], _draws={}, _local={})
+        state.update(_mapping={}, _topk_graphs={}, _graph=None, _fanouts=[], _draws={}, _local={}, _all_nodes={})
         return state
 
     @property
@@ -144,6 +149,7 @@ class ImportanceSampler(BlockSampler):
                 raise KeyError(f"edge feature {self.prob_key!r} missing on {missing}; call sampler.prepare(g)")
         self._mapping, self._graph, self._draws = {}, g, {}
         self._local = {nt: torch.full((g.num_nodes(nt),), -1, dtype=torch.int64) for nt in g.ntypes}
+        self._all_nodes = {nt: torch.arange(g.num_nodes(nt), dtype=g.idtype) for nt in g.ntypes}
         if self._topk_graphs.get("graph") is not g:  # the cache may be shared with layer samplers
             self._topk_graphs.clear()
             self._topk_graphs["graph"] = g
@@ -163,23 +169,46 @@ class ImportanceSampler(BlockSampler):
             set_dgl_threads(threads)
 
     def _sample(self, g, seed_nodes, exclude_eids):
+        if self.scope == "graph" and len(self._fanouts) > 1:
+            return self._sample_graph(g, seed_nodes, exclude_eids)
         output_nodes = seed_nodes
         blocks = []
         for fo in reversed(self._fanouts):
-            if self.mode == "topk":
-                block = self._topk_block(g, seed_nodes, fo, exclude_eids)
-            elif self._torch_draws:
-                block = self._weighted_block(g, seed_nodes, fo, exclude_eids)
-            else:
-                prob = self.prob_key if self.mode == "weighted" else None
-                uniform = len(set(fo.values())) == 1  # one number: let DGL skip the dict
-                block = g.sample_neighbors_fused(
-                    seed_nodes, next(iter(fo.values())) if uniform else fo, prob=prob,
-                    exclude_edges=exclude_eids, mapping=self._mapping,
-                )
+            block = self._layer_block(g, seed_nodes, fo, exclude_eids)
             seed_nodes = block.srcdata[dgl.NID]
             blocks.insert(0, block)
         return seed_nodes, output_nodes, blocks
+
+    def _sample_graph(self, g, seed_nodes, exclude_eids):
+        """Whole-graph scope: every layer but the last holds the sampled in-neighbours of every
+        node, so no layer rebuilds the set of nodes a batch reaches; the last holds those of the
+        batch's seeds, over all nodes. All nodes are ordered seeds first (a block's destinations
+        lead its sources). The draws follow the same law, the batch's edges excluded, as the blocks'."""
+        if not isinstance(seed_nodes, Mapping):
+            seed_nodes = {g.ntypes[0]: seed_nodes}
+        order, where = {}, {}
+        for nt, every in self._all_nodes.items():
+            s = seed_nodes.get(nt, every[:0])
+            rest = torch.ones(len(every), dtype=torch.bool)
+            rest[s.long()] = False
+            order[nt] = torch.cat([s.to(every.dtype), every[rest]])
+            where[nt] = torch.empty(len(every), dtype=torch.int64)
+            where[nt][order[nt].long()] = torch.arange(len(every))
+        blocks = [self._layer_block(g, order, fo, exclude_eids) for fo in self._fanouts[:-1]]
+        last = self._layer_block(g, seed_nodes, self._fanouts[-1], exclude_eids)
+        blocks.append(_over_all_sources(g, last, order, where))
+        return order, seed_nodes, blocks
+
+    def _layer_block(self, g, seeds, fo, exclude_eids):
+        """One layer: the sampled in-edges of `seeds` as a block (its destinations, in order)."""
+        if self.mode == "topk":
+            return self._topk_block(g, seeds, fo, exclude_eids)
+        if self._torch_draws:
+            return self._weighted_block(g, seeds, fo, exclude_eids)
+        prob = self.prob_key if self.mode == "weighted" else None
+        uniform = len(set(fo.values())) == 1  # one number: let DGL skip the dict
+        return g.sample_neighbors_fused(seeds, next(iter(fo.values())) if uniform else fo, prob=prob,
+                                        exclude_edges=exclude_eids, mapping=self._mapping)
 
     @property
     def _torch_draws(self) -> bool:
@@ -363,6 +392,33 @@ def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torc
     group = torch.repeat_interleave(torch.arange(len(lens)), lens)
     first = torch.cumsum(lens, 0) - lens
     return torch.arange(len(group)) - first[group] + start[group], group
+
+
+def _over_all_sources(g, block: dgl.DGLGraph, order: dict[str, torch.Tensor], where: dict[str, torch.Tensor]
+                      ) -> dgl.DGLGraph:
+    """`block` (destinations leading its sources) with the same destinations and edges, and all
+    nodes of `g` as sources in `order` (whose positions `where` gives by node id), so that it reads
+    the outputs of a layer computed for every node in that order."""
+    nid = block.srcdata[dgl.NID] if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
+    empty = torch.zeros(0, dtype=g.idtype)
+    data, eids = {}, []
+    for et in g.canonical_etypes:
+        if et in block.canonical_etypes:
+            src, dst = block.edges(etype=et)
+            data[et] = (where[et[0]][nid[et[0]][src.long()].long()].to(g.idtype), dst)
+            eids.append(block.edges[et].data[dgl.EID])
+        else:
+            data[et] = (empty, empty)
+            eids.append(empty.long())
+    out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in order.items()},
+                           num_dst_nodes={nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, idtype=g.idtype)
+    copy_edge_features(g, out, eids)
+    for nt in out.srctypes:
+        out.srcnodes[nt].data[dgl.NID] = order[nt]
+    dst_nid = block.dstdata[dgl.NID] if len(block.dsttypes) > 1 else {block.dsttypes[0]: block.dstdata[dgl.NID]}
+    for nt in out.dsttypes:
+        out.dstnodes[nt].data[dgl.NID] = dst_nid[nt]
+    return out
 
 
 def _extend_block(g, block, block_eids: list[torch.Tensor], extra: dict, local: dict[str, torch.Tensor]) -> dgl.DGLGraph:

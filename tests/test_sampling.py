@@ -216,10 +216,11 @@ def test_per_type_fanouts_are_respected():
 
 
 @pytest.mark.parametrize("mode, fanout", [("weighted", -1), ("weighted", 3), ("topk", -1)])
-@pytest.mark.parametrize("workers", [0, 2])
-def test_batch_edges_never_inform_their_own_endpoints(mode, fanout, workers):
+@pytest.mark.parametrize("workers, scope", [(0, "blocks"), (2, "blocks"), (0, "graph")])
+def test_batch_edges_never_inform_their_own_endpoints(mode, fanout, workers, scope):
     g = random_graph(4, n_edges=600)
-    s = ImportanceSampler([fanout, fanout], mode=mode)  # -1, every neighbour: exclusion is the only filter
+    # -1, every neighbour: exclusion is the only filter
+    s = ImportanceSampler([fanout, fanout], mode=mode, scope=scope)
     loader = edge_loader(g, torch.arange(g.num_edges(RATES)), s, VideoNegativeSampler(2), batch_size=64,
                          num_workers=workers, persistent_workers=workers > 0)
     seen = 0
@@ -423,3 +424,56 @@ def test_topk_blocks_read_the_graphs_current_edge_features(exclude):
     g.edges[RATES].data["extra"] = torch.arange(g.num_edges(RATES), dtype=torch.float32)
     b = s.sample(g, seeds, exclude_eids=ex)[2][0]
     assert torch.equal(b.edges[RATES].data["extra"], b.edges[RATES].data[dgl.EID].float())
+
+
+def test_whole_graph_scope_draws_every_node_under_the_same_law():
+    """In graph scope the inner layer draws the in-neighbours of every node, not only of those a
+    batch reaches, with the law of the blocks (the successive-sampling check of the test above,
+    on the inner layer's draws for nodes that are no seed)."""
+    torch.manual_seed(0)
+    t = [0.1, 0.2, 0.3, 0.4]
+    copies, k = 6000, 2
+    g = star_copies(t, copies)
+    s = ImportanceSampler([k, k], mode="weighted", alpha=2.0, scope="graph")
+    s.prepare(g)
+    seeds = {"video": torch.arange(3), "user": torch.arange(2)}
+    input_nodes, _, blocks = s.sample(g, seeds)
+    inner, last = blocks
+    assert inner.num_dst_nodes("video") == copies and inner.num_dst_nodes("user") == len(t) * copies
+    assert last.num_dst_nodes("video") == 3 and last.num_src_nodes("video") == copies
+    assert torch.equal(inner.dstdata[dgl.NID]["video"][:3], seeds["video"])  # seeds lead every node order
+    assert torch.equal(last.srcdata[dgl.NID]["video"], inner.dstdata[dgl.NID]["video"])
+    eids, dst = inner.edges[RATES].data[dgl.EID], inner.dstdata[dgl.NID]["video"][inner.edges(etype=RATES)[1]]
+    picks: dict[int, list[int]] = {}
+    for v, e in zip(dst.tolist(), (eids % len(t)).tolist()):
+        picks.setdefault(v, []).append(e)
+    draws = [tuple(sorted(p)) for p in picks.values()]
+    assert len(draws) == copies and all(len(p) == k for p in draws)
+    w = np.asarray(t) ** 2.0
+    pairs = list(itertools.combinations(range(len(t)), 2))
+    expected = np.array([w[i] / w.sum() * w[j] / (w.sum() - w[i]) + w[j] / w.sum() * w[i] / (w.sum() - w[j])
+                         for i, j in pairs])
+    observed = np.array([draws.count(p) for p in pairs])
+    assert chisquare(observed, expected * len(draws)).pvalue > 1e-3
+
+
+def test_both_scopes_give_a_model_the_same_scores_on_the_same_neighbourhoods():
+    """With top-k, whose neighbourhoods do not depend on the draw, a GCFA batch scores the same
+    whether the step sampled per-batch blocks or every node's neighbours."""
+    from gcfa_dgl.models.gcfa import GCFA
+
+    g = random_graph(5, n_edges=500)
+    g.edges[RATES].data["rating_level"] = (g.edges[RATES].data["tightness"] * 4).long()
+    g.edges[RATED_BY].data["rating_level"] = g.edges[RATES].data["rating_level"]
+    torch.manual_seed(0)
+    model = GCFA(n_users=g.num_nodes("user"), n_videos=g.num_nodes("video"), n_ratings=5, dim=8, dropout=0.0,
+                 social_edges=False, info_edges=False).eval()
+    scores = []
+    for scope in ("blocks", "graph"):
+        torch.manual_seed(1)  # the same batch and negatives
+        s = ImportanceSampler([3, 3], mode="topk", scope=scope)
+        batch = next(iter(edge_loader(g, torch.arange(g.num_edges(RATES)), s, VideoNegativeSampler(1), 64,
+                                      shuffle=False)))
+        with torch.no_grad():
+            scores.append(torch.cat(model(*batch)[:2]))
+    assert torch.allclose(scores[0], scores[1], atol=1e-6)

@@ -28,7 +28,7 @@ from gcfa_dgl.distributed import usable_cores
 
 DDP = ("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531")
 TABLE1 = {"graphrec": ["sampler=uniform"], "gcmc": ["sampler=full"]}  # each model's Table 1 sampler
-VARIANTS = {"gcfa_dgl_kernel": ["sampler.kernel=dgl"], "gcfa_topk": ["sampler=topk"]}
+VARIANTS = {"gcfa_blocks": ["sampler.scope=blocks"], "gcfa_graph": ["sampler.scope=graph"]}
 # name: (processes started together, training overrides, environment, launcher)
 SUITES = {
     "models": {m: (1, [f"model={m}", *TABLE1.get(m, [])], {}, ()) for m in ("bpr", "neumf", "lightgcn", "gcmc", "graphrec", "gcfa")}
