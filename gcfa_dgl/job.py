@@ -107,6 +107,7 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     }
     atomic_write_json(out_dir / "metrics.json", metrics)
     atomic_write_json(out_dir / "timing.json", {"epoch_seconds": state["epoch_seconds"],
+                                                "elapsed_seconds": state["elapsed_seconds"],
                                                 "final_eval_seconds": final_seconds})
     if state["history"]:
         plot_curves(state["history"], monitor, out_dir / "curves.png")

@@ -40,7 +40,7 @@ def _settings(run: Path) -> dict[str, str]:
         return {}
     cfg = OmegaConf.to_container(saved, resolve=False)
     out = {k: str(v) for k, v in cfg.get("model", {}).items() if k not in ("_target_", "name")}
-    for k in ("mode", "alpha", "fanouts", "kernel"):
+    for k in ("mode", "alpha", "fanouts", "kernel", "scope"):
         if k in cfg.get("sampler", {}):
             out[f"sampler.{k}"] = str(cfg["sampler"][k])
     return out

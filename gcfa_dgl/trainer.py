@@ -39,7 +39,8 @@ class Interrupted(Exception):
 
 def new_state() -> dict[str, Any]:
     """What `last.pt` keeps beside the weights: the epoch reached, early stopping and history."""
-    return {"epoch": 0, "best": -math.inf, "best_epoch": 0, "bad": 0, "history": [], "epoch_seconds": []}
+    return {"epoch": 0, "best": -math.inf, "best_epoch": 0, "bad": 0, "history": [], "epoch_seconds": [],
+            "elapsed_seconds": []}
 
 
 class Trainer:
@@ -95,6 +96,7 @@ class Trainer:
                 if self.stopping.should_stop:
                     break
                 t0 = time.perf_counter()
+                before = self.state["elapsed_seconds"][-1] if self.state["elapsed_seconds"] else 0.0
                 loss = self._epoch(epoch, stop)
                 seconds = time.perf_counter() - t0
                 record = {"epoch": epoch + 1, "loss": loss}
@@ -108,6 +110,8 @@ class Trainer:
                 self.state["history"].append(record)
                 self.state["epoch"] = epoch + 1
                 self.state["epoch_seconds"].append(round(seconds, 2))
+                # training and validation since the start: a model's time to its best epoch
+                self.state["elapsed_seconds"].append(round(before + time.perf_counter() - t0, 2))
                 self._save(improved)
                 self._log(record, seconds, writer)
                 for cb in self.callbacks:

@@ -13,7 +13,7 @@ from gcfa_dgl.bench.common import synthetic
 pytestmark = pytest.mark.slow
 
 SMALL = synthetic(20_000)
-NAMES = ("prep", "prep_capped", "train", "evaluate", "epoch", "epoch_grown", "profile", "parallel")
+NAMES = ("prep", "prep_capped", "train", "best", "evaluate", "epoch", "epoch_grown", "profile", "parallel")
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,8 @@ def bench_dir(tmp_path_factory):
                     *tiny, str(out / "epoch_grown.json")])
         train.main(["--only", "bpr", "lightgcn", "gcfa", "--batch", "256", "--max-batches", "2", "--data", *SMALL,
                     *tiny, str(out / "train.json")])
+        train.main(["--suite", "best", "--only", "pop", "bpr", "--data", *SMALL, "train.epochs=3",  # a short cap
+                    "--json", str(out / "best.json")])
         evaluate.main(["--datasets", "synthetic:20000", "--chunks", "1", "4", *tiny, str(out / "evaluate.json")])
         profile.main(["--batch", "256", "--batches", "2", "--data", *SMALL, "--json", str(out / "profile.json")])
         train.main(["--suite", "parallel", "--batch", "256", "--max-batches", "2", "--data", *SMALL, *tiny,
@@ -69,6 +71,13 @@ def test_training_benchmark_times_every_model_against_lightgcn(bench_dir):
     rows = {r[0]: r for r in t["tables"][0]["rows"]}
     assert list(rows) == ["bpr", "lightgcn", "gcfa"] and rows["lightgcn"][4] == "×1.00"
     assert all(r[1] > 0 and r[5] > 0.1 for r in rows.values())  # seconds per batch, peak RSS of a process
+
+
+def test_time_to_best_reads_the_best_epoch_of_a_full_run(bench_dir):
+    rows = {r[0]: r for r in load(bench_dir, "best")["tables"][0]["rows"]}
+    assert rows["pop"][1:4] == [0, 0, 0.0]  # nothing to train
+    best, run, seconds = rows["bpr"][1:4]
+    assert 1 <= best <= run <= 3 and seconds > 0 and rows["bpr"][4] > rows["pop"][4]
 
 
 def test_profile_sees_the_models_operators(bench_dir):

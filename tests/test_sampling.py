@@ -477,3 +477,24 @@ def test_both_scopes_give_a_model_the_same_scores_on_the_same_neighbourhoods():
         with torch.no_grad():
             scores.append(torch.cat(model(*batch)[:2]))
     assert torch.allclose(scores[0], scores[1], atol=1e-6)
+
+
+def test_whole_graph_scope_regularises_the_embeddings_a_batch_reaches():
+    """An L2 term "on the batch's parameters" covers, in graph scope, exactly the nodes per-batch
+    blocks would hold: with top-k (the same neighbourhoods in both scopes) the nodes `reached`
+    marks are the blocks' input nodes."""
+    from gcfa_dgl.models.base import Recommender
+
+    g = random_graph(6, n_edges=300)
+    sets = []
+    for scope in ("blocks", "graph"):
+        s = ImportanceSampler([2, 2], mode="topk", scope=scope)
+        seeds = {"user": torch.tensor([3, 7]), "video": torch.tensor([1])}
+        input_nodes, _, blocks = s.sample(g, seeds)
+        need = Recommender.reached(blocks)
+        sets.append({(nt, int(i)) for nt, ids in input_nodes.items() for i in ids[need[nt]]})
+        if scope == "blocks":
+            assert all(m.all() for m in need.values())
+        else:
+            assert sum(len(v) for v in input_nodes.values()) == g.num_nodes() > len(sets[-1])
+    assert sets[0] == sets[1]

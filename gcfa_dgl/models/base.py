@@ -63,6 +63,25 @@ class Recommender(nn.Module):
         return zu @ zv.T
 
     @staticmethod
+    def reached(blocks: list[dgl.DGLGraph]) -> dict[str, torch.Tensor]:
+        """Which sources of `blocks[0]` feed the last block's destinations (the batch's seeds),
+        per node type: every source of per-batch blocks; in whole-graph scope only the nodes
+        within the sampled hops of the seeds. L2 terms "on the batch's parameters" take these
+        rows, so both scopes regularise the same embeddings."""
+        last = blocks[-1]
+        need = {nt: torch.ones(last.num_dst_nodes(nt), dtype=torch.bool) for nt in last.dsttypes}
+        for b in reversed(blocks):
+            src = {nt: torch.zeros(b.num_src_nodes(nt), dtype=torch.bool) for nt in b.srctypes}
+            for nt, m in need.items():
+                src[nt][: len(m)] |= m  # a block's destinations lead its sources
+            for et in b.canonical_etypes:
+                if b.num_edges(et):
+                    s, d = b.edges(etype=et)
+                    src[et[0]][s.long()[need[et[2]][d.long()]]] = True
+            need = src
+        return need
+
+    @staticmethod
     def pair_index(pair_graph: dgl.DGLGraph) -> tuple[torch.Tensor, torch.Tensor]:
         """(user, video) endpoints of a pair graph's edges, as indices of the seed nodes."""
         return pair_graph.edges(etype=RATES)

@@ -151,7 +151,8 @@ class GCFA(Recommender):
         z = self.head(last, raw, top)
         pos = self._score(pair_graph, z)
         neg = self._score(neg_graph, z)
-        reg = sum(v.pow(2).sum() for v in h0.values()) + sum(
+        need = self.reached(blocks)
+        reg = sum(v[need[nt]].pow(2).sum() for nt, v in h0.items()) + sum(
             p.pow(2).sum() for n, p in self.named_parameters() if not n.startswith("emb.")
         )
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)

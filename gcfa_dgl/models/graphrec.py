@@ -96,7 +96,8 @@ class GraphRec(Recommender):
         u, v = self.pair_index(pair_graph)
         nu, nv = self.pair_index(neg_graph)
         pos, neg = self.predictor(zu[u], zv[v]), self.predictor(zu[nu], zv[nv])
-        reg = sum(p.pow(2).sum() for p in raw_last.values())
+        need = self.reached([last])
+        reg = sum(p[need[nt]].pow(2).sum() for nt, p in raw_last.items())
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
     def score_pairs(self, zu, zv):
