@@ -51,6 +51,11 @@ class Duplicates(str, Enum):
     error = "error"
 
 
+class NodeOrder(str, Enum):
+    raw = "raw"
+    degree = "degree"
+
+
 @dataclass
 class ColumnsConfig:
     """Column names of an interactions table (or 0-based positions when the file has no header)."""
@@ -149,6 +154,10 @@ class DatasetConfig:
     # Preprocessing.
     implicit_threshold: float | None = None
     duplicates: Duplicates = Duplicates.keep_last
+    # Node ids of the processed graph: `raw`, in the order of the raw ids; `degree`, most train
+    # interactions first (after the split, so splits and negatives are the same interactions,
+    # relabelled), which keeps the rows most batches read close together in memory.
+    node_order: NodeOrder = NodeOrder.raw
     min_user_interactions: int = 0
     min_item_interactions: int = 0
     split: SplitConfig = field(default_factory=SplitConfig)

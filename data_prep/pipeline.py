@@ -124,6 +124,9 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
         rows = np.concatenate([inter.user[va], inter.user[te]])
         negs = sample_negatives(rows, inter.user, inter.item, inter.n_items, neg.num, neg.seed, inter.user_ids)
         valid_neg, test_neg = negs[: va.sum()], negs[va.sum():]
+    if value(ds.node_order) == "degree":
+        new_item = relabel_by_degree(inter, tr)
+        valid_neg, test_neg = new_item[valid_neg], new_item[test_neg]
 
     with timer.stage("tightness"):
         tu, tv, tr_rating = inter.user[tr], inter.item[tr], inter.rating[tr]
@@ -209,6 +212,22 @@ def build(cfg: Any, out: Path, files: list[Path], fp: str, raw_digests: dict[str
     meta["seconds"] = timer.seconds
     log.info("wrote %s", out)
     return meta
+
+
+def relabel_by_degree(inter: Any, train: np.ndarray) -> np.ndarray:
+    """Renumber users and videos in place, most train interactions first (ties by their old id);
+    returns the old-to-new map of videos, for arrays that hold video ids."""
+    maps = []
+    for ids, n, names in ((inter.user, inter.n_users, "user_ids"), (inter.item, inter.n_items, "item_ids")):
+        order = np.argsort(-np.bincount(ids[train], minlength=n), kind="stable")  # new index -> old
+        new = np.empty(n, np.int64)
+        new[order] = np.arange(n)
+        maps.append((order, new))
+        setattr(inter, names, getattr(inter, names)[order])
+    (_, new_user), (i_order, new_item) = maps
+    inter.user, inter.item = new_user[inter.user], new_item[inter.item]
+    inter.item_keys = inter.item_keys[i_order]
+    return new_item
 
 
 def _info_edges(info, item_keys: np.ndarray, n_items: int):

@@ -124,3 +124,27 @@ def test_negatives_are_unseen_and_distinct(ml):
         for u, row in zip(s.user.tolist(), s.negatives.tolist()):
             assert len(set(row)) == len(row)
             assert not any((u, v) in seen for v in row)
+
+
+def test_degree_order_relabels_the_same_splits_and_negatives(tmp_path):
+    """dataset.node_order=degree renumbers nodes, most train interactions first, after the split:
+    every split holds the same (raw user, raw video) interactions and each negative the same raw
+    video as with raw-id order."""
+    from gcfa_dgl.data import load_processed
+
+    common = ["dataset=synthetic", "dataset.synthetic.n_users=150", "dataset.synthetic.n_items=90",
+              "dataset.synthetic.n_interactions=3000", "dataset.negatives.num=10", f"paths.processed_dir={tmp_path}"]
+    raw = load_processed(prepare(compose_prep([*common, "dataset.node_order=raw"])))
+    deg = load_processed(prepare(compose_prep([*common, "dataset.node_order=degree"])))
+    assert raw.path != deg.path  # its own fingerprint
+
+    def pairs(d, split):
+        s = getattr(d, split)
+        u, v = np.asarray(d.meta.user_ids), np.asarray(d.meta.item_ids)
+        return sorted(zip(u[s.user].tolist(), v[s.item].tolist())), sorted(zip(u[s.user].tolist(), v[s.negatives].tolist())) \
+            if s.negatives is not None else None
+
+    for split in ("train", "valid", "test"):
+        assert pairs(raw, split) == pairs(deg, split), split
+    counts = np.bincount(deg.train.user, minlength=deg.n_users)
+    assert (np.diff(counts) <= 0).all() and (np.diff(np.bincount(deg.train.item, minlength=deg.n_videos)) <= 0).all()
