@@ -97,6 +97,9 @@ bench-evaluate: install
 bench-epoch: install
 	$(PY) -m gcfa_dgl.bench.epoch --json $(BENCH)/epoch.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
 	$(PY) -m gcfa_dgl.bench.epoch --batches-per-epoch 240 --max-batches 10 --json $(BENCH)/epoch_grown.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
+	$(PY) -m gcfa_dgl.bench.epoch --overrides sampler.scope=blocks --json $(BENCH)/epoch_blocks.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
+	$(PY) -m gcfa_dgl.bench.epoch --overrides sampler.scope=graph --json $(BENCH)/epoch_graph.json --synthetic-overrides $(SMALL_CAP) $(ARGS)
+	$(PY) -m gcfa_dgl.bench.epoch --json $(BENCH)/epoch_degree.json --synthetic-overrides $(SMALL_CAP) dataset.node_order=degree $(ARGS)
 
 bench-profile: install
 	$(PY) -m gcfa_dgl.bench.profile --json $(BENCH)/profile.json $(ARGS)

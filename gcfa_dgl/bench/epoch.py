@@ -50,7 +50,7 @@ def run(sizes: list[int], batch: int, per_epoch: int | None, max_batches: int, r
     fit = {k: common.slope(x, [r[k] for r in rows]) for k in ("seconds_per_epoch", "peak_rss_gb", "seconds_per_batch",
                                                               "sampled_edges")} if len(rows) > 1 else {}
     how = (f"the batch grown with the data ({per_epoch} batches per epoch)" if per_epoch else f"batch {batch}") + \
-        (f", `{' '.join(overrides)}`" if overrides else "")
+        "".join(f", {o}" for o in [*overrides, *extra] if "max_degree" not in o)  # the cap is in the text
     return {"title": f"Scaling of a GCFA epoch: {how}",
             "text": f"`python -m gcfa_dgl.bench.epoch`: GCFA, {how}, {max_batches} batches timed, the median batch times "
                     f"the batches of an epoch, median of {repeats}; peak RSS of the training process"

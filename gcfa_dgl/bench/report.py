@@ -17,7 +17,8 @@ from gcfa_dgl.bench.common import git_commit
 from gcfa_dgl.report import markdown_table
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
-ORDER = ("prep", "prep_capped", "sampler", "train", "best", "evaluate", "epoch", "epoch_grown", "profile", "parallel")
+ORDER = ("prep", "prep_capped", "sampler", "train", "best", "evaluate", "epoch", "epoch_blocks", "epoch_graph",
+         "epoch_degree", "epoch_grown", "profile", "parallel")
 
 
 def scaling_plot(results: list[dict], img: Path) -> str | None:
