@@ -45,7 +45,9 @@ def metrics(run: Path) -> dict:
 
 def test_training_learns_and_writes_its_run_directory(trained):
     m = metrics(trained)
-    assert m["valid"]["sampled/auc"] > 0.75  # random is 0.5
+    # Random scoring gives 0.5 with a standard error near 0.02 here (300 users, one held-out video
+    # each among 49 negatives); four epochs land between 0.73 and 0.82 over seeds and scopes.
+    assert m["valid"]["sampled/auc"] > 0.65
     assert m["test"]["full/recall@20"] > 0
     assert [h["epoch"] for h in m["history"]] == [1, 2, 3, 4]
     assert m["history"][-1]["loss"] < m["history"][0]["loss"]
