@@ -76,9 +76,10 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
         res = evaluator.evaluate(m, eval_sampler, "valid", protocols, full_auc=exact)
         return {k: v for k, v in res.items() if k != "buckets"}
 
-    state = new_state()
+    state, scope = new_state(), None
     if model.trainable:
         loader = training_loader(cfg, data, model, distributed=d.enabled)
+        scope = loader.graph_sampler.scope
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         trainer = Trainer(cfg.train, model, loader, out_dir, validate_epoch, seed=cfg.seed, dist=d, callbacks=callbacks)
         state = trainer.fit()
@@ -108,7 +109,7 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     atomic_write_json(out_dir / "metrics.json", metrics)
     atomic_write_json(out_dir / "timing.json", {"epoch_seconds": state["epoch_seconds"],
                                                 "elapsed_seconds": state["elapsed_seconds"],
-                                                "final_eval_seconds": final_seconds})
+                                                "final_eval_seconds": final_seconds, "sampler_scope": scope})
     if state["history"]:
         plot_curves(state["history"], monitor, out_dir / "curves.png")
     summary = "  ".join(f"{k}={v:.4f}" for k, v in metrics["test"].items() if k.split("/")[1] in SUMMARY)

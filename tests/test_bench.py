@@ -59,7 +59,7 @@ def test_the_similarity_cap_reaches_the_preparation(bench_dir):
 def test_epoch_batches_read_sampled_neighbourhoods_and_grow_with_the_batch(bench_dir):
     fixed, grown = load(bench_dir, "epoch")["sizes"], load(bench_dir, "epoch_grown")["sizes"]
     for r in fixed:  # a GCFA batch reads the two-layer neighbourhoods of its pairs and negatives
-        assert r["sampled_edges"] > r["input_nodes"] > r["batch"] == 256
+        assert r["sampled_edges"] > r["input_nodes"] > r["batch"] == 256 and r["scope"] in ("blocks", "graph")
     # 4 batches per epoch: larger batches than 256 pairs, which reach more of the graph
     assert all(g["batch"] > 256 and g["sampled_edges"] > f["sampled_edges"]
                for f, g in zip(fixed, grown))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 
 from data_prep.config import CONFIG_PACKAGE
 from data_prep.errors import ConfigError
 from gcfa_dgl.config import register_configs, validate_sampler
-from gcfa_dgl.factory import build_model, layer_fanouts, load_data, make_sampler
+from gcfa_dgl.factory import build_model, layer_fanouts, load_data, make_sampler, training_scope
 from gcfa_dgl.sampling import ImportanceSampler
 
 register_configs()
@@ -88,3 +89,21 @@ def test_the_trainer_builds_the_configured_sampler(tiny_processed, override, wan
     data = load_data(cfg)
     sampler = make_sampler(cfg, data, build_model(cfg, data))
     assert (sampler.deterministic, sampler.mode) == (want, "weighted")
+
+
+@pytest.mark.parametrize("override, want", [
+    (["sampler.batch_size=512"], "graph"),  # a batch of 512 pairs of 300 users x 200 videos reaches them all
+    (["sampler.batch_size=1", "sampler.num_negatives=1"], "blocks"),  # one pair reaches a small part
+    (["sampler.batch_size=512", "sampler.graph_share=1.0", "sampler.fanouts=[1]"], "blocks"),
+    (["sampler.batch_size=1", "sampler.scope=graph"], "graph"),  # a set scope is kept
+    (["sampler.batch_size=512", "model.propagation_layers=0"], "blocks"),  # one layer: nothing to share
+])
+def test_auto_scope_follows_the_share_of_nodes_a_batch_reaches(tiny_processed, override, want):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=tiny_synthetic",
+                                                       f"paths.processed_dir={tiny_processed}", *override])
+    data = load_data(cfg)
+    model = build_model(cfg, data)
+    state = torch.random.get_rng_state()
+    assert training_scope(cfg, data, model) == want
+    assert torch.equal(torch.random.get_rng_state(), state)  # the probe leaves the random state alone

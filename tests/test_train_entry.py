@@ -56,6 +56,7 @@ def test_training_learns_and_writes_its_run_directory(trained):
     assert set(m["buckets"]["test"]["full"]) <= {"<=5", "6-20", ">20"}
     timing = json.loads((trained / "timing.json").read_text())
     assert len(timing["epoch_seconds"]) == 4 and all(s > 0 for s in timing["epoch_seconds"])
+    assert timing["sampler_scope"] in ("blocks", "graph")  # auto, as resolved
 
 
 def test_beats_popularity(trained, processed, tmp_path):

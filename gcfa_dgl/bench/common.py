@@ -83,8 +83,8 @@ def train_once(args: list[str], batch: int, max_batches: int | None, out: Path, 
            "callbacks=batch_work", f"hydra.run.dir={out}"] + ([f"train.max_batches={max_batches}"] if max_batches else [])
     r = run_child(cmd, env)
     work = json.loads((out / "batch_work.json").read_text())[0]
-    return {"seconds": json.loads((out / "timing.json").read_text())["epoch_seconds"][0], "peak_rss_gb": r["peak_rss_gb"],
-            **work}
+    timing = json.loads((out / "timing.json").read_text())
+    return {"seconds": timing["epoch_seconds"][0], "scope": timing["sampler_scope"], "peak_rss_gb": r["peak_rss_gb"], **work}
 
 
 def slope(x: list[float], y: list[float]) -> float:

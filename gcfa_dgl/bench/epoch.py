@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gcfa_dgl.bench import common
 
-COLUMNS = {"interactions": "interactions", "batch": "batch", "seconds_per_batch": "s / batch",
+COLUMNS = {"interactions": "interactions", "batch": "batch", "scope": "scope", "seconds_per_batch": "s / batch",
            "seconds_per_epoch": "s / epoch", "input_nodes": "input nodes / batch", "sampled_edges": "sampled edges / batch",
            "us_per_sampled_edge": "µs / sampled edge", "peak_rss_gb": "peak RSS (GB)"}
 
@@ -35,7 +35,7 @@ def size(n: int, batch: int, per_epoch: int | None, max_batches: int, repeats: i
                               Path(tmp) / f"{n}_{i}") for i in range(repeats)]
     per_batch = common.median([r["median_batch_seconds"] for r in runs])
     print(f"  {n:,}: {per_batch:.3f} s per batch", file=sys.stderr, flush=True)
-    return {"interactions": n, "train_edges": n_train, "batch": b, "seconds_per_batch": round(per_batch, 4),
+    return {"interactions": n, "train_edges": n_train, "batch": b, "scope": runs[0]["scope"], "seconds_per_batch": round(per_batch, 4),
             "seconds_per_epoch": round(per_batch * math.ceil(n_train / b), 1), "input_nodes": runs[0]["input_nodes"],
             "sampled_edges": runs[0]["sampled_edges"], "us_per_sampled_edge": round(per_batch / runs[0]["sampled_edges"] * 1e6, 3),
             "peak_rss_gb": round(max(r["peak_rss_gb"] for r in runs), 2)}
