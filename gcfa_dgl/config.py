@@ -179,6 +179,16 @@ class LightGCNConfig(ModelConfig):
 
 
 @dataclass
+class EASEConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.ease.EASE"
+    name: str = "ease"
+    l2: float = 500.0
+    # λ candidates the job compares on validation (the monitor), keeping the best; [] uses model.l2.
+    l2_grid: list[float] = field(default_factory=lambda: [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0])
+    max_videos: int = 30_000  # the videos x videos weights are dense
+
+
+@dataclass
 class PopConfig(ModelConfig):
     _target_: str = "gcfa_dgl.models.pop.Pop"
     name: str = "pop"
@@ -255,7 +265,7 @@ def validate_sampler(s: Any) -> None:
 
 
 MODEL_SCHEMAS = {c.name: c for c in (GCFAConfig, BPRConfig, NeuMFConfig, GCMCConfig, GraphRecConfig, LightGCNConfig,
-                                     PopConfig)}
+                                     PopConfig, EASEConfig)}
 
 
 def register_configs() -> None:
@@ -278,8 +288,10 @@ def validate(cfg: Any) -> None:
     validate_sampler(cfg.sampler)
     m, t, e = cfg.model, cfg.train, cfg.eval
     check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
-    check(m.lr > 0 or m.name == "pop", "model.lr", f"must be > 0, got {m.lr}")
+    check(m.lr > 0 or m.name in ("pop", "ease"), "model.lr", f"must be > 0, got {m.lr}")
     check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
+    if "l2_grid" in m:
+        check(all(x > 0 for x in m.l2_grid), "model.l2_grid", f"every λ must be > 0, got {list(m.l2_grid)}")
     if m.get("attention_dim") is not None:
         check(m.attention_dim >= 1, "model.attention_dim", f"must be >= 1 or null (= model.dim), got {m.attention_dim}")
     if "dropout" in m:

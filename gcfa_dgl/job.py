@@ -31,6 +31,21 @@ log = logging.getLogger(__name__)
 SUMMARY = ("auc", "ndcg@10", "recall@20", "ndcg@20")  # the test metrics printed at the end
 
 
+def choose_l2(model: Any, validate: Any, monitor: str) -> list[dict[str, float]]:
+    """A closed-form model's λ: each of `model.l2_grid` scored on validation by the monitor; the
+    model keeps the best (the earlier in the grid on a tie). Returns what each scored."""
+    tried = [{"l2": float(l2), monitor: validate(_with_l2(model, l2))[monitor]} for l2 in model.l2_grid]
+    best = max(tried, key=lambda r: r[monitor])
+    model.l2 = best["l2"]
+    log.info("model.l2=%g chosen on validation (%s %.4f)", best["l2"], monitor, best[monitor])
+    return tried
+
+
+def _with_l2(model: Any, l2: float) -> Any:
+    model.l2 = float(l2)
+    return model
+
+
 def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     """Train and evaluate one configuration; return the best validation value of the monitor.
 
@@ -83,6 +98,7 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         trainer = Trainer(cfg.train, model, loader, out_dir, validate_epoch, seed=cfg.seed, dist=d, callbacks=callbacks)
         state = trainer.fit()
+    selection = choose_l2(model, validate_epoch, monitor) if getattr(model, "l2_grid", None) else None
     if not d.main:
         return float(state["best"])
     seed_all(cfg.seed)
@@ -106,6 +122,8 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
         "buckets": {"valid": valid["buckets"], "test": test["buckets"]},
         "history": state["history"],
     }
+    if selection:
+        metrics["l2_selection"] = selection
     atomic_write_json(out_dir / "metrics.json", metrics)
     atomic_write_json(out_dir / "timing.json", {"epoch_seconds": state["epoch_seconds"],
                                                 "elapsed_seconds": state["elapsed_seconds"],

@@ -21,6 +21,7 @@ EXTRA = {
     # GraphRec's default dropout (0.5, its paper's) leaves it at the chance loss on this data for
     # a dozen epochs; without dropout it learns within a few.
     "graphrec": ["train.epochs=4", "sampler=uniform", "model.dropout=0.0"],
+    "ease": [],  # closed form: no epochs, λ picked on validation
 }
 METRICS = ("sampled/auc", "full/ndcg@20")
 
@@ -45,7 +46,16 @@ def popularity(processed, tmp_path_factory) -> dict:
 @pytest.mark.parametrize("model", sorted(EXTRA))
 def test_baseline_beats_popularity(model, processed, popularity, tmp_path):
     m = train(model, processed, tmp_path / model, *EXTRA[model])
-    assert m["model"] == model and m["best_epoch"] >= 1
+    assert m["model"] == model and (m["best_epoch"] >= 1 or model == "ease")
     for split in ("valid", "test"):
         for key in METRICS:
             assert m[split][key] > popularity[split][key], (split, key, m[split][key], popularity[split][key])
+
+
+def test_ease_keeps_the_l2_that_scores_best_on_validation(processed, popularity, tmp_path):
+    m = train("ease", processed, tmp_path / "ease", "model.l2_grid=[1,30,1000]")
+    tried = m["l2_selection"]
+    assert [t["l2"] for t in tried] == [1, 30, 1000] and m["history"] == []
+    best = max(tried, key=lambda t: t[m["monitor"]])
+    assert m["best_valid"] == pytest.approx(best[m["monitor"]], abs=1e-9) == pytest.approx(m["valid"][m["monitor"]], abs=1e-9)
+    assert len({round(t[m["monitor"]], 6) for t in tried}) > 1  # the grid matters on this data
