@@ -98,7 +98,9 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
         trainer = Trainer(cfg.train, model, loader, out_dir, validate_epoch, seed=cfg.seed, dist=d, callbacks=callbacks)
         state = trainer.fit()
+    t = time.perf_counter()
     selection = choose_l2(model, validate_epoch, monitor) if getattr(model, "l2_grid", None) else None
+    fit_seconds = round(time.perf_counter() - t, 2) if selection else None
     if not d.main:
         return float(state["best"])
     seed_all(cfg.seed)
@@ -127,7 +129,8 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     atomic_write_json(out_dir / "metrics.json", metrics)
     atomic_write_json(out_dir / "timing.json", {"epoch_seconds": state["epoch_seconds"],
                                                 "elapsed_seconds": state["elapsed_seconds"],
-                                                "final_eval_seconds": final_seconds, "sampler_scope": scope})
+                                                "final_eval_seconds": final_seconds, "sampler_scope": scope,
+                                                "fit_seconds": fit_seconds})
     if state["history"]:
         plot_curves(state["history"], monitor, out_dir / "curves.png")
     summary = "  ".join(f"{k}={v:.4f}" for k, v in metrics["test"].items() if k.split("/")[1] in SUMMARY)
