@@ -105,6 +105,12 @@ class Aggregator(str, Enum):
     mean = "mean"
 
 
+class ObjectiveName(str, Enum):
+    bpr = "bpr"
+    bce = "bce"
+    softmax = "softmax"
+
+
 class Predictor(str, Enum):
     mlp = "mlp"
     dot = "dot"
@@ -119,6 +125,10 @@ class ModelConfig:
     dim: int = 64
     lr: float = 1e-3
     l2: float = 1e-5
+    # Training objective (gcfa_dgl/objectives.py); null: the model's own (BPR for BPR-MF and
+    # LightGCN, BCE for the others). `temperature` scales the softmax's logits.
+    objective: ObjectiveName | None = None
+    temperature: float = 0.1
 
 
 @dataclass
@@ -290,6 +300,7 @@ def validate(cfg: Any) -> None:
     check(m.dim >= 1, "model.dim", f"must be >= 1, got {m.dim}")
     check(m.lr > 0 or m.name in ("pop", "ease"), "model.lr", f"must be > 0, got {m.lr}")
     check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
+    check(m.temperature > 0, "model.temperature", f"must be > 0, got {m.temperature}")
     if "l2_grid" in m:
         check(all(x > 0 for x in m.l2_grid), "model.l2_grid", f"every λ must be > 0, got {list(m.l2_grid)}")
     if m.get("attention_dim") is not None:

@@ -21,7 +21,8 @@ from gcfa_dgl.config import validate_against_data
 from gcfa_dgl.data import ProcessedData, load_processed
 from gcfa_dgl.loaders import edge_loader
 from gcfa_dgl.models.base import Recommender
-from gcfa_dgl.negatives import VideoNegativeSampler
+from gcfa_dgl.negatives import VideoNegativeSampler, draw_probabilities
+from gcfa_dgl.objectives import Objective
 from gcfa_dgl.sampling import ImportanceSampler
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,19 @@ def training_scope(cfg: Any, data: ProcessedData, model: Recommender) -> str:
     log.info("sampler scope: %s (a batch's inner layers reach %.0f%% of the nodes; graph from %.0f%%)",
              scope, 100 * share, 100 * cfg.sampler.graph_share)
     return scope
+
+
+def make_objective(cfg: Any, data: ProcessedData, model: Recommender) -> Objective:
+    """`model.objective` (or the model's own) with its settings; the softmax corrects for the
+    negatives' law when it is not uniform (`sampler.negative`)."""
+    name = value(cfg.model.get("objective")) or model.objective
+    log_q = None
+    if name == "softmax" and value(cfg.sampler.negative) != "uniform":
+        table = draw_probabilities(data.graph, value(cfg.sampler.negative)).log().float()
+
+        def log_q(videos: torch.Tensor) -> torch.Tensor:
+            return table[videos.long()]
+    return Objective(name, float(cfg.model.temperature), log_q)
 
 
 def training_loader(cfg: Any, data: ProcessedData, model: Recommender, distributed: bool = False

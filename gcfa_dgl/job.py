@@ -22,7 +22,14 @@ from gcfa_dgl.config import validate
 from gcfa_dgl.dgl_compat import dgl_threads
 from gcfa_dgl.distributed import Dist, intra_op_threads, startup_contention
 from gcfa_dgl.evaluator import Evaluator
-from gcfa_dgl.factory import build_model, layer_fanouts, load_data, make_sampler, training_loader
+from gcfa_dgl.factory import (
+    build_model,
+    layer_fanouts,
+    load_data,
+    make_objective,
+    make_sampler,
+    training_loader,
+)
 from gcfa_dgl.seeding import seed_all, set_threads
 from gcfa_dgl.trainer import Trainer, new_state, plot_curves
 
@@ -94,9 +101,10 @@ def _run(cfg: Any, out_dir: Path, d: Dist) -> float:
     state, scope = new_state(), None
     if model.trainable:
         loader = training_loader(cfg, data, model, distributed=d.enabled)
-        scope = loader.graph_sampler.scope
+        scope = loader.graph_sampler.sampler.scope  # the ImportanceSampler inside the edge wrapper
         callbacks = [instantiate(c) for c in cfg.callbacks.values()]
-        trainer = Trainer(cfg.train, model, loader, out_dir, validate_epoch, seed=cfg.seed, dist=d, callbacks=callbacks)
+        trainer = Trainer(cfg.train, model, loader, out_dir, validate_epoch, seed=cfg.seed, dist=d, callbacks=callbacks,
+                          objective=make_objective(cfg, data, model))
         state = trainer.fit()
     t = time.perf_counter()
     selection = choose_l2(model, validate_epoch, monitor) if getattr(model, "l2_grid", None) else None

@@ -8,6 +8,15 @@ from data_prep.graph import RATES
 from gcfa_dgl.dgl_compat import BaseNegativeSampler
 
 
+def draw_probabilities(g, distribution: str) -> torch.Tensor:
+    """Each video's probability of being drawn as a negative (before positives are rejected):
+    uniform, or ∝ (train degree) ** 0.75 for `popularity` (unseen videos: about 0)."""
+    if distribution == "uniform":
+        return torch.full((g.num_nodes("video"),), 1.0 / g.num_nodes("video"), dtype=torch.float64)
+    p = (g.in_degrees(etype=RATES).double() + 1e-9).pow(0.75)
+    return p / p.sum()
+
+
 class VideoNegativeSampler(BaseNegativeSampler):
     """k negative videos per positive (user, video) edge, drawn from TRAIN information only.
 
@@ -34,8 +43,7 @@ class VideoNegativeSampler(BaseNegativeSampler):
         if self.distribution == "uniform":
             return torch.randint(0, n_videos, (n,))
         if self._probs is None or self._graph_id != id(g):
-            deg = g.in_degrees(etype=RATES).double()
-            self._probs, self._graph_id = (deg + 1e-9).pow(0.75), id(g)  # unseen videos: ~0
+            self._probs, self._graph_id = draw_probabilities(g, self.distribution), id(g)
         return torch.multinomial(self._probs, n, replacement=True)
 
     def _generate(self, g, eids, canonical_etype):

@@ -15,15 +15,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import dgl
 import torch
 
 from data_prep.errors import UserError
+from data_prep.graph import RATES
 from data_prep.store import atomic_write
 from gcfa_dgl import checkpoint
 from gcfa_dgl.callbacks import Callback, EarlyStopping, Progress, StopOnSignal
 from gcfa_dgl.distributed import Dist
 from gcfa_dgl.loaders import restart_order
 from gcfa_dgl.models.base import Recommender
+from gcfa_dgl.objectives import Objective
 from gcfa_dgl.seeding import seed_all
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,12 @@ class TrainingError(UserError):
 
 class Interrupted(Exception):
     pass
+
+
+def negative_videos(neg_graph: dgl.DGLGraph, blocks: list[dgl.DGLGraph]) -> torch.Tensor:
+    """Video ids of a batch's negative pairs, in the order of their scores."""
+    _, v = neg_graph.edges(etype=RATES)
+    return blocks[-1].dstdata[dgl.NID]["video"][v.long()]
 
 
 def new_state() -> dict[str, Any]:
@@ -53,8 +62,9 @@ class Trainer:
 
     def __init__(self, cfg: Any, model: Recommender, loader, out_dir: Path,
                  validate: Callable[[Recommender], dict[str, float]], seed: int = 0, dist: Dist | None = None,
-                 callbacks: Sequence[Callback] = ()) -> None:
+                 callbacks: Sequence[Callback] = (), objective: Objective | None = None) -> None:
         self.cfg, self.model, self.loader, self.out_dir = cfg, model, loader, Path(out_dir)
+        self.objective = objective or Objective(model.objective)
         self.validate, self.seed, self.dist, self.callbacks = validate, seed, dist or Dist(), list(callbacks)
         self.net = self.dist.wrap(model)
         self.opt = torch.optim.Adam(model.parameters(), lr=model.lr)
@@ -135,7 +145,7 @@ class Trainer:
                 if stop.signal is not None:
                     break
                 pos_s, neg_s, reg = self.net(input_nodes, pair, neg, blocks)
-                loss = self.model.loss(pos_s, neg_s) + reg
+                loss = self.objective(pos_s, neg_s, negative_videos(neg, blocks) if self.objective.log_q else None) + reg
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"loss became {loss.item()} at epoch {epoch + 1}, batch {i + 1}; stopped. The last "

@@ -59,3 +59,13 @@ def test_ease_keeps_the_l2_that_scores_best_on_validation(processed, popularity,
     best = max(tried, key=lambda t: t[m["monitor"]])
     assert m["best_valid"] == pytest.approx(best[m["monitor"]], abs=1e-9) == pytest.approx(m["valid"][m["monitor"]], abs=1e-9)
     assert len({round(t[m["monitor"]], 6) for t in tried}) > 1  # the grid matters on this data
+
+
+@pytest.mark.parametrize("model, objective", [(m, o) for m in ("bpr", "gcfa") for o in ("bpr", "bce", "softmax")]
+                         + [("bpr", "softmax_popularity")])
+def test_every_objective_trains_mf_and_gcfa_above_popularity(model, objective, processed, popularity, tmp_path):
+    extra = ["model.objective=softmax", "sampler.negative=popularity"] if objective == "softmax_popularity" \
+        else [f"model.objective={objective}"]
+    m = train(model, processed, tmp_path / objective, "train.epochs=3", "sampler.num_negatives=4", *extra)
+    for key in METRICS:
+        assert m["valid"][key] > popularity["valid"][key], (key, m["valid"][key], popularity["valid"][key])

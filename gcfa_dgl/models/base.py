@@ -14,15 +14,16 @@ from typing import Any
 import dgl
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from data_prep.graph import RATES
+from gcfa_dgl.objectives import Objective
 
 
 class Recommender(nn.Module):
     name = "base"
     trainable = True
-    # "bce": binary cross-entropy on positives and negatives [13]; "bpr": -log σ(pos - neg).
+    # The objective of the model's paper (gcfa_dgl/objectives.py): "bce", binary cross-entropy on
+    # positives and negatives [13]; "bpr", -log σ(pos - neg). `model.objective` overrides it.
     objective = "bce"
     # Layers of sampled blocks a step reads (0: none; the trainer then samples no neighbours).
     block_layers = 1
@@ -45,12 +46,8 @@ class Recommender(nn.Module):
         raise NotImplementedError
 
     def loss(self, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
-        if self.objective == "bpr":
-            k = neg.numel() // max(pos.numel(), 1)
-            return -F.logsigmoid(pos.repeat_interleave(k) - neg).mean()
-        logits = torch.cat([pos, neg])
-        labels = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
-        return F.binary_cross_entropy_with_logits(logits, labels)
+        """The model's own objective (its paper's); `model.objective` chooses another for training."""
+        return Objective(self.objective)(pos, neg)
 
     # -- evaluation -------------------------------------------------------------------------
     def embed_all(self, g: dgl.DGLGraph, sampler: Any, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:

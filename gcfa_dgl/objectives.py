@@ -1,0 +1,72 @@
+"""Training objectives, written once for every model: a model only scores (user, video) pairs.
+
+Each takes the scores of a batch's positive pairs, `pos` (n), and of their sampled negatives,
+`neg` (n * k, the k negatives of a positive next to each other, as the negative sampler draws them).
+
+- `bpr`: -log σ(s⁺ - s⁻), averaged over the n * k pairs (Rendle et al. 2009).
+- `bce`: binary cross-entropy with positives labelled 1 and negatives 0.
+- `softmax`: sampled softmax: each positive against its own k negatives, cross-entropy over the
+  k + 1 logits s / τ. With non-uniform negatives (`sampler.negative=popularity`) each negative
+  logit is corrected by -log(k q(v)) (the log-q correction of sampled softmax), so the loss
+  estimates the full softmax rather than one tilted towards popular videos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.nn import functional as F
+
+OBJECTIVES = ("bpr", "bce", "softmax")
+
+
+def per_positive(pos: torch.Tensor, neg: torch.Tensor) -> int:
+    """k, the negatives per positive; the shapes must agree."""
+    k = neg.numel() // max(pos.numel(), 1)
+    if neg.numel() != k * pos.numel():
+        raise ValueError(f"{neg.numel()} negative scores for {pos.numel()} positives: not k per positive")
+    return k
+
+
+def bpr(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    return -F.logsigmoid(pos.repeat_interleave(per_positive(pos, neg)) - neg).mean()
+
+
+def bce(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    logits = torch.cat([pos, neg])
+    return F.binary_cross_entropy_with_logits(logits, torch.cat([torch.ones_like(pos), torch.zeros_like(neg)]))
+
+
+def softmax(pos: torch.Tensor, neg: torch.Tensor, temperature: float = 0.1,
+            neg_log_q: torch.Tensor | None = None) -> torch.Tensor:
+    k = per_positive(pos, neg)
+    neg = neg.view(len(pos), k) / temperature
+    if neg_log_q is not None:
+        neg = neg - (neg_log_q.view(len(pos), k) + torch.log(torch.tensor(float(k))))
+    logits = torch.cat([pos[:, None] / temperature, neg], dim=1)
+    return F.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long, device=pos.device))
+
+
+class Objective:
+    """`name` with its settings; called as objective(pos, neg, neg_videos). `log_q` maps video ids
+    to the log-probability that the negative sampler draws them (None: uniform, no correction)."""
+
+    def __init__(self, name: str, temperature: float = 0.1,
+                 log_q: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        if name not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {name!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.name, self.temperature, self.log_q = name, temperature, log_q
+
+    def __call__(self, pos: torch.Tensor, neg: torch.Tensor, neg_videos: torch.Tensor | None = None) -> torch.Tensor:
+        if self.name == "bpr":
+            return bpr(pos, neg)
+        if self.name == "bce":
+            return bce(pos, neg)
+        log_q = self.log_q(neg_videos) if self.log_q is not None and neg_videos is not None else None
+        return softmax(pos, neg, self.temperature, log_q)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name!r}, temperature={self.temperature})"
