@@ -45,7 +45,7 @@ ABLATIONS := full,uniform,topk,weighted_agg,mean_agg,no_attention,no_opinion,no_
 # neighbourhoods (full-batch in its paper, hence a larger batch); the others use the default
 # (importance sampling for GCFA; MF models and LightGCN only take the batch's pairs).
 table1: install
-	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop,ease,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=gcmc sampler=full sampler.batch_size=4096 seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
 	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)

@@ -29,10 +29,15 @@ def score_candidates(
     positives: torch.Tensor,
     negatives: torch.Tensor,
     batch_size: int = 4096,
+    width: int = 1,
+    max_cells: int = 1 << 26,
 ) -> torch.Tensor:
-    """(len(users), 1 + N) scores: column 0 the held-out positive, then its N fixed negatives."""
+    """(len(users), 1 + N) scores: column 0 the held-out positive, then its N fixed negatives.
+    Users go in chunks of `batch_size`, fewer when the pairs' gathered representations (`width`
+    wide, e.g. EASE's rows as long as the catalogue) would pass `max_cells` values."""
     cand = torch.cat([positives[:, None], negatives], dim=1)
     out = torch.empty(cand.shape, dtype=torch.float32)
+    batch_size = max(1, min(batch_size, max_cells // max(cand.shape[1] * width, 1)))
     for start in range(0, len(users), batch_size):
         u = users[start : start + batch_size]
         c = cand[start : start + batch_size]
@@ -112,7 +117,8 @@ class Evaluator:
             users = torch.as_tensor(s.user)
             pos = torch.as_tensor(s.item)
             neg = torch.as_tensor(s.negatives.astype(np.int64))
-            scores = score_candidates(lambda u, v: model.score_pairs(zu[u], zv[v]), users, pos, neg, self.batch_size)
+            scores = score_candidates(lambda u, v: model.score_pairs(zu[u], zv[v]), users, pos, neg, self.batch_size,
+                                      width=zu.shape[1])
             for name, sc in (("sampled", scores), ("sampled_n1", scores[:, :2])):
                 ks = [k for k in self.ks_sampled if k <= sc.shape[1]]
                 per_row = M.sampled_metrics(sc, ks)

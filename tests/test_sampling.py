@@ -355,6 +355,11 @@ def test_score_candidates_layout():
     neg = torch.tensor([[1, 2], [3, 4], [0, 9]])
     scores = score_candidates(lambda u, v: (u * 100 + v).float(), users, pos, neg, batch_size=2)
     assert scores.tolist() == [[5, 1, 2], [206, 203, 204], [107, 100, 109]]
+    # wide representations shrink the chunks (one user at a time here), with the same scores
+    seen = []
+    wide = score_candidates(lambda u, v: seen.append(len(u)) or (u * 100 + v).float(), users, pos, neg,
+                            batch_size=2, width=1000, max_cells=3000)
+    assert wide.tolist() == scores.tolist() and seen == [3, 3, 3]
 
 
 @pytest.mark.slow
