@@ -41,16 +41,14 @@ SUMMARY = ("auc", "ndcg@10", "recall@20", "ndcg@20")  # the test metrics printed
 def choose_l2(model: Any, validate: Any, monitor: str) -> list[dict[str, float]]:
     """A closed-form model's λ: each of `model.l2_grid` scored on validation by the monitor; the
     model keeps the best (the earlier in the grid on a tie). Returns what each scored."""
-    tried = [{"l2": float(l2), monitor: validate(_with_l2(model, l2))[monitor]} for l2 in model.l2_grid]
+    tried = []
+    for l2 in model.l2_grid:
+        model.l2 = float(l2)
+        tried.append({"l2": model.l2, monitor: validate(model)[monitor]})
     best = max(tried, key=lambda r: r[monitor])
     model.l2 = best["l2"]
     log.info("model.l2=%g chosen on validation (%s %.4f)", best["l2"], monitor, best[monitor])
     return tried
-
-
-def _with_l2(model: Any, l2: float) -> Any:
-    model.l2 = float(l2)
-    return model
 
 
 def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:

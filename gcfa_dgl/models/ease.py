@@ -34,8 +34,8 @@ class EASE(Recommender):
                              f"above model.max_videos={max_videos:,}: raise model.max_videos or pick another model")
         self.n_users, self.n_videos = n_users, n_videos
         self.l2_grid = list(l2_grid or [])
-        self._gram: torch.Tensor | None = None
-        self._fitted: tuple[int, float] | None = None
+        self._gram: torch.Tensor | None = None  # XᵀX of the graph `_fitted` names
+        self._fitted: tuple[int, float] | None = None  # (id of the graph, λ) of `weights`
         self.register_buffer("weights", torch.zeros(n_videos, n_videos))
         self.register_buffer("history", torch.zeros(n_users, n_videos))
 
@@ -61,7 +61,7 @@ class EASE(Recommender):
         key = (id(g), float(self.l2))
         if self._fitted == key:
             return
-        if self._gram is None or self._fitted is None or self._fitted[0] != id(g):
+        if self._fitted is None or self._fitted[0] != id(g):
             self.history = self.interactions(g)
             x = self.history.double()
             self._gram = x.T @ x
