@@ -111,6 +111,11 @@ class ObjectiveName(str, Enum):
     softmax = "softmax"
 
 
+class Reduction(str, Enum):
+    mean = "mean"
+    sum = "sum"
+
+
 class Predictor(str, Enum):
     mlp = "mlp"
     dot = "dot"
@@ -186,6 +191,30 @@ class LightGCNConfig(ModelConfig):
     name: str = "lightgcn"
     l2: float = 1e-4
     layers: int = 3
+
+
+@dataclass
+class SimGCLConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.simgcl.SimGCL"
+    name: str = "simgcl"
+    l2: float = 1e-4
+    layers: int = 2
+    eps: float = 0.1             # length of each layer's noise
+    cl_weight: float = 0.5       # λ of the contrastive term
+    cl_temperature: float = 0.2  # τ of its InfoNCE
+    cl_reduction: Reduction = Reduction.mean  # over the batch's nodes: mean (authors' code) or sum (paper, RecBole-GNN)
+
+
+@dataclass
+class XSimGCLConfig(ModelConfig):
+    _target_: str = "gcfa_dgl.models.xsimgcl.XSimGCL"
+    name: str = "xsimgcl"
+    l2: float = 1e-4
+    layers: int = 2
+    eps: float = 0.2
+    cl_weight: float = 0.2
+    cl_temperature: float = 0.2
+    cl_layer: int = 1            # the layer whose output is contrasted with the final embeddings
 
 
 @dataclass
@@ -275,7 +304,7 @@ def validate_sampler(s: Any) -> None:
 
 
 MODEL_SCHEMAS = {c.name: c for c in (GCFAConfig, BPRConfig, NeuMFConfig, GCMCConfig, GraphRecConfig, LightGCNConfig,
-                                     PopConfig, EASEConfig)}
+                                     SimGCLConfig, XSimGCLConfig, PopConfig, EASEConfig)}
 
 
 def register_configs() -> None:
@@ -307,6 +336,15 @@ def validate(cfg: Any) -> None:
         check(m.attention_dim >= 1, "model.attention_dim", f"must be >= 1 or null (= model.dim), got {m.attention_dim}")
     if "dropout" in m:
         check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    if "layers" in m:
+        check(m.layers >= 1, "model.layers", f"must be >= 1, got {m.layers}")
+    if "eps" in m:
+        check(m.eps >= 0, "model.eps", f"must be >= 0, got {m.eps}")
+        check(m.cl_weight >= 0, "model.cl_weight", f"must be >= 0, got {m.cl_weight}")
+        check(m.cl_temperature > 0, "model.cl_temperature", f"must be > 0, got {m.cl_temperature}")
+    if "cl_layer" in m:
+        check(1 <= m.cl_layer <= m.layers, "model.cl_layer",
+              f"must be in [1, model.layers={m.layers}], got {m.cl_layer}")
     if "propagation_layers" in m:
         layers = m.propagation_layers
         check(0 <= layers <= 8, "model.propagation_layers", f"must be in [0, 8], got {layers}")

@@ -48,6 +48,15 @@ def softmax(pos: torch.Tensor, neg: torch.Tensor, temperature: float = 0.1,
     return F.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long, device=pos.device))
 
 
+def info_nce(x1: torch.Tensor, x2: torch.Tensor, temperature: float, reduction: str = "mean") -> torch.Tensor:
+    """InfoNCE between two views of the same n nodes (rows): row i of x1 against every row of x2,
+    with row i as the positive, on cosine similarities / τ. The contrastive term of SimGCL and
+    XSimGCL; `reduction` "sum" as in SimGCL's paper (eq. 5), "mean" as in XSimGCL's."""
+    x1, x2 = F.normalize(x1, dim=-1), F.normalize(x2, dim=-1)
+    logits = x1 @ x2.T / temperature
+    return F.cross_entropy(logits, torch.arange(len(x1), device=x1.device), reduction=reduction)
+
+
 class Objective:
     """`name` with its settings; called as objective(pos, neg, neg_videos). `log_q` maps video ids
     to the log-probability that the negative sampler draws them (None: uniform, no correction)."""

@@ -17,6 +17,8 @@ EXTRA = {
     "bpr": ["train.epochs=3"],
     "neumf": ["train.epochs=3"],
     "lightgcn": ["train.epochs=3"],
+    "simgcl": ["train.epochs=3"],
+    "xsimgcl": ["train.epochs=3"],
     "gcmc": ["model.lr=0.01", "train.epochs=5", "sampler=full"],
     # GraphRec's default dropout (0.5, its paper's) leaves it at the chance loss on this data for
     # a dozen epochs; without dropout it learns within a few.

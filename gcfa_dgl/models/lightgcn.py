@@ -32,6 +32,13 @@ def normalised_adjacency(g: dgl.DGLGraph) -> torch.Tensor:
         return adj.coalesce().to_sparse_csr()
 
 
+def perturb(e: torch.Tensor, eps: float) -> torch.Tensor:
+    """e + Δ with Δ = eps · sign(e) ⊙ u/‖u‖, u ~ U(0, 1)^d per row (SimGCL, Yu et al. 2022, eq. 7):
+    a random direction of length eps in e's orthant, so the noise never flips a coordinate's sign."""
+    noise = torch.nn.functional.normalize(torch.rand_like(e), dim=-1)
+    return e + eps * torch.sign(e) * noise
+
+
 class SymmetricSpMM(torch.autograd.Function):
     """Ã @ X for a symmetric sparse Ã: the backward is Ã @ grad, the same kernel. Autograd of
     torch.sparse.mm would transpose Ã on every call, which costs about seven times the products."""
@@ -59,17 +66,37 @@ class LightGCN(Recommender):
         xavier_(self)
         self.adj = normalised_adjacency(graph) if graph is not None else None
 
-    def propagate(self) -> torch.Tensor:
-        e = self.emb.weight
-        acc = e
+    def layer_outputs(self, eps: float = 0.0) -> list[torch.Tensor]:
+        """e^(1) .. e^(K); with eps > 0 each layer's output gets SimGCL's noise (`perturb`)."""
+        e, out = self.emb.weight, []
         for _ in range(self.layers):
             e = SymmetricSpMM.apply(self.adj, e)
+            if eps > 0:
+                e = perturb(e, eps)
+            out.append(e)
+        return out
+
+    def propagate(self) -> torch.Tensor:
+        """The mean of layers 0..K (LightGCN's readout)."""
+        acc = self.emb.weight
+        for e in self.layer_outputs():
             acc = acc + e
         return acc / (self.layers + 1)
 
     def forward(self, input_nodes, pair_graph, neg_graph, blocks):
+        return self.score_batch(self.propagate(), pair_graph, neg_graph, blocks)
+
+    @staticmethod
+    def positive_nodes(pair_graph, blocks) -> tuple[torch.Tensor, torch.Tensor]:
+        """Node ids of the users and videos of the batch's positive pairs (with repeats)."""
         seeds = blocks[-1].dstdata[dgl.NID]
-        z = self.propagate()
+        u, v = pair_graph.edges(etype=RATES)
+        return seeds["user"][u], seeds["video"][v]
+
+    def score_batch(self, z: torch.Tensor, pair_graph, neg_graph, blocks):
+        """Scores of the batch's positive and negative pairs from the node embeddings z (users
+        first), and λ/2 ‖e^(0)‖² over the pairs' ego embeddings per positive."""
+        seeds = blocks[-1].dstdata[dgl.NID]
         users, videos = seeds["user"], seeds["video"] + self.n_users
         zu, zv = z[users], z[videos]
         u, v = self.pair_index(pair_graph)
