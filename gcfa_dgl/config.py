@@ -109,6 +109,7 @@ class ObjectiveName(str, Enum):
     bpr = "bpr"
     bce = "bce"
     softmax = "softmax"
+    ccl = "ccl"
 
 
 class Reduction(str, Enum):
@@ -131,9 +132,12 @@ class ModelConfig:
     lr: float = 1e-3
     l2: float = 1e-5
     # Training objective (gcfa_dgl/objectives.py); null: the model's own (BPR for BPR-MF and
-    # LightGCN, BCE for the others). `temperature` scales the softmax's logits.
+    # LightGCN, BCE for the others). `temperature` scales the softmax's logits; `margin` and
+    # `negative_weight` are ccl's (which makes a dot-product model score by cosine).
     objective: ObjectiveName | None = None
     temperature: float = 0.1
+    margin: float = 0.5
+    negative_weight: float = 10.0
 
 
 @dataclass
@@ -330,6 +334,8 @@ def validate(cfg: Any) -> None:
     check(m.lr > 0 or m.name in ("pop", "ease"), "model.lr", f"must be > 0, got {m.lr}")
     check(m.l2 >= 0, "model.l2", f"must be >= 0, got {m.l2}")
     check(m.temperature > 0, "model.temperature", f"must be > 0, got {m.temperature}")
+    check(-1 <= m.margin < 1, "model.margin", f"must be in [-1, 1) (a cosine), got {m.margin}")
+    check(m.negative_weight >= 0, "model.negative_weight", f"must be >= 0, got {m.negative_weight}")
     if "l2_grid" in m:
         check(all(x > 0 for x in m.l2_grid), "model.l2_grid", f"every λ must be > 0, got {list(m.l2_grid)}")
     if m.get("attention_dim") is not None:

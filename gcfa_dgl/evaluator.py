@@ -45,6 +45,33 @@ def score_candidates(
     return out
 
 
+def score_candidates_by_user(
+    matrix_fn: Callable[[torch.Tensor], torch.Tensor],
+    users: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    n_videos: int,
+    batch_size: int = 4096,
+    max_cells: int = 1 << 26,
+) -> torch.Tensor:
+    """What `score_candidates` returns, read from each user's row of scores over all videos
+    (`matrix_fn(users)`, one product per chunk of distinct users): for models whose pair
+    representations are as wide as the catalogue (EASE), where gathering one per pair is slow."""
+    cand = torch.cat([positives[:, None], negatives], dim=1)
+    out = torch.empty(cand.shape, dtype=torch.float32)
+    order = torch.argsort(users, stable=True)
+    uniq, counts = torch.unique_consecutive(users[order], return_counts=True)
+    ends = torch.cumsum(counts, 0)
+    step = max(1, min(batch_size, max_cells // max(n_videos, 1)))
+    for i in range(0, len(uniq), step):
+        j = min(i + step, len(uniq))
+        lo, hi = int(ends[i - 1]) if i else 0, int(ends[j - 1])
+        rows = order[lo:hi]
+        local = torch.repeat_interleave(torch.arange(j - i), counts[i:j])
+        out[rows] = matrix_fn(uniq[i:j]).float()[local[:, None], cand[rows]]
+    return out
+
+
 def _csr(user: np.ndarray, item: np.ndarray, n_users: int) -> tuple[torch.Tensor, torch.Tensor]:
     order = np.lexsort((item, user))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(user, minlength=n_users))])
@@ -117,8 +144,12 @@ class Evaluator:
             users = torch.as_tensor(s.user)
             pos = torch.as_tensor(s.item)
             neg = torch.as_tensor(s.negatives.astype(np.int64))
-            scores = score_candidates(lambda u, v: model.score_pairs(zu[u], zv[v]), users, pos, neg, self.batch_size,
-                                      width=zu.shape[1])
+            if model.score_rows:
+                scores = score_candidates_by_user(lambda u: model.score_matrix(zu[u], zv), users, pos, neg,
+                                                  zv.shape[0], self.batch_size)
+            else:
+                scores = score_candidates(lambda u, v: model.score_pairs(zu[u], zv[v]), users, pos, neg,
+                                          self.batch_size, width=zu.shape[1])
             for name, sc in (("sampled", scores), ("sampled_n1", scores[:, :2])):
                 ks = [k for k in self.ks_sampled if k <= sc.shape[1]]
                 per_row = M.sampled_metrics(sc, ks)

@@ -52,9 +52,19 @@ def layer_fanouts(cfg: Any) -> list[Any]:
     return fanouts * depth if len(fanouts) == 1 else fanouts
 
 
+def objective_name(cfg: Any) -> str:
+    """`model.objective`, or the model's own; ccl only for a model that scores by dot product
+    (it then scores by cosine). Checked before any data is loaded."""
+    name = value(cfg.model.get("objective")) or model_class(cfg).objective
+    check(name != "ccl" or model_class(cfg).scores_by_dot(cfg.model), "model.objective",
+          f"ccl needs cosine scores, and {cfg.model.name} does not score by a dot product here"
+          + (": set model.predictor=dot" if cfg.model.name == "gcfa" else ": pick bpr, bce or softmax"))
+    return name
+
+
 def build_model(cfg: Any, data: ProcessedData) -> Recommender:
     g = data.graph
-    return instantiate(
+    model = instantiate(
         cfg.model,
         n_users=data.n_users,
         n_videos=data.n_videos,
@@ -64,6 +74,8 @@ def build_model(cfg: Any, data: ProcessedData) -> Recommender:
         graph=g,
         _convert_="all",
     )
+    model.cosine = objective_name(cfg) == "ccl"
+    return model
 
 
 def effective_fanouts(cfg: Any, model: Recommender) -> list[Any]:
@@ -115,14 +127,15 @@ def training_scope(cfg: Any, data: ProcessedData, model: Recommender) -> str:
 def make_objective(cfg: Any, data: ProcessedData, model: Recommender) -> Objective:
     """`model.objective` (or the model's own) with its settings; the softmax corrects for the
     negatives' law when it is not uniform (`sampler.negative`)."""
-    name = value(cfg.model.get("objective")) or model.objective
+    name = objective_name(cfg)
     log_q = None
     if name == "softmax" and value(cfg.sampler.negative) != "uniform":
         table = draw_probabilities(data.graph, value(cfg.sampler.negative)).log().float()
 
         def log_q(videos: torch.Tensor) -> torch.Tensor:
             return table[videos.long()]
-    return Objective(name, float(cfg.model.temperature), log_q)
+    m = cfg.model
+    return Objective(name, float(m.temperature), log_q, float(m.margin), float(m.negative_weight))
 
 
 def training_loader(cfg: Any, data: ProcessedData, model: Recommender, distributed: bool = False

@@ -28,6 +28,7 @@ from gcfa_dgl.factory import (
     load_data,
     make_objective,
     make_sampler,
+    objective_name,
     training_loader,
 )
 from gcfa_dgl.seeding import seed_all, set_threads
@@ -58,6 +59,7 @@ def run(cfg: Any, out_dir: Path, parallel_jobs: int = 1) -> float:
     """
     validate(cfg)
     layer_fanouts(cfg)  # the sampler's depth against the model's, before any data is read
+    objective_name(cfg)
     threads = set_threads(intra_op_threads(cfg.train.threads, parallel_jobs))
     log.info("intra-op threads: torch %d, DGL %d", threads, dgl_threads())
     warning = startup_contention(threads, parallel_jobs)

@@ -9,6 +9,10 @@ Each takes the scores of a batch's positive pairs, `pos` (n), and of their sampl
   k + 1 logits s / τ. With non-uniform negatives (`sampler.negative=popularity`) each negative
   logit is corrected by -log(k q(v)) (the log-q correction of sampled softmax), so the loss
   estimates the full softmax rather than one tilted towards popular videos.
+- `ccl`: SimpleX's cosine contrastive loss (Mao et al., CIKM 2021, eq. 1):
+  (1 - s⁺) + w · mean over the k negatives of max(0, s⁻ - m), on cosine scores (the model then
+  scores by cosine similarity: only models that score by a dot product take it). RecBole's
+  defaults: margin m 0.5, negative weight w 10.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-OBJECTIVES = ("bpr", "bce", "softmax")
+OBJECTIVES = ("bpr", "bce", "softmax", "ccl")
 
 
 def per_positive(pos: torch.Tensor, neg: torch.Tensor) -> int:
@@ -48,6 +52,12 @@ def softmax(pos: torch.Tensor, neg: torch.Tensor, temperature: float = 0.1,
     return F.cross_entropy(logits, torch.zeros(len(pos), dtype=torch.long, device=pos.device))
 
 
+def ccl(pos: torch.Tensor, neg: torch.Tensor, margin: float = 0.5, negative_weight: float = 10.0) -> torch.Tensor:
+    k = per_positive(pos, neg)
+    hinge = F.relu(neg.view(len(pos), k) - margin).mean(1)
+    return ((1 - pos) + negative_weight * hinge).mean()
+
+
 def info_nce(x1: torch.Tensor, x2: torch.Tensor, temperature: float, reduction: str = "mean") -> torch.Tensor:
     """InfoNCE between two views of the same n nodes (rows): row i of x1 against every row of x2,
     with row i as the positive, on cosine similarities / τ. The contrastive term of SimGCL and
@@ -62,18 +72,22 @@ class Objective:
     to the log-probability that the negative sampler draws them (None: uniform, no correction)."""
 
     def __init__(self, name: str, temperature: float = 0.1,
-                 log_q: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+                 log_q: Callable[[torch.Tensor], torch.Tensor] | None = None, margin: float = 0.5,
+                 negative_weight: float = 10.0) -> None:
         if name not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {name!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.name, self.temperature, self.log_q = name, temperature, log_q
+        self.margin, self.negative_weight = margin, negative_weight
 
     def __call__(self, pos: torch.Tensor, neg: torch.Tensor, neg_videos: torch.Tensor | None = None) -> torch.Tensor:
         if self.name == "bpr":
             return bpr(pos, neg)
         if self.name == "bce":
             return bce(pos, neg)
+        if self.name == "ccl":
+            return ccl(pos, neg, self.margin, self.negative_weight)
         log_q = self.log_q(neg_videos) if self.log_q is not None and neg_videos is not None else None
         return softmax(pos, neg, self.temperature, log_q)
 

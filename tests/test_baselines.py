@@ -63,11 +63,13 @@ def test_ease_keeps_the_l2_that_scores_best_on_validation(processed, popularity,
     assert len({round(t[m["monitor"]], 6) for t in tried}) > 1  # the grid matters on this data
 
 
-@pytest.mark.parametrize("model, objective", [(m, o) for m in ("bpr", "gcfa") for o in ("bpr", "bce", "softmax")]
+@pytest.mark.parametrize("model, objective", [(m, o) for m in ("bpr", "gcfa") for o in ("bpr", "bce", "softmax", "ccl")]
                          + [("bpr", "softmax_popularity")])
 def test_every_objective_trains_mf_and_gcfa_above_popularity(model, objective, processed, popularity, tmp_path):
     extra = ["model.objective=softmax", "sampler.negative=popularity"] if objective == "softmax_popularity" \
         else [f"model.objective={objective}"]
+    if objective == "ccl" and model == "gcfa":
+        extra.append("model.predictor=dot")  # ccl scores by cosine: a dot-product predictor
     m = train(model, processed, tmp_path / objective, "train.epochs=3", "sampler.num_negatives=4", *extra)
     for key in METRICS:
         assert m["valid"][key] > popularity["valid"][key], (key, m["valid"][key], popularity["valid"][key])

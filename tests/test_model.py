@@ -237,3 +237,36 @@ def test_gcmc_encoder_equals_its_per_edge_definition(data):
         deg = torch.zeros(n).index_add_(0, d, torch.ones(len(d))).clamp(min=1)
         mu = torch.relu(torch.zeros(n, model.hidden).index_add_(0, d, m) / deg[:, None])
         assert torch.allclose(got[dst], model.dense[dst](mu), atol=1e-5), dst
+
+
+def test_perturbation_has_length_eps_and_keeps_each_coordinate_in_its_orthant():
+    from gcfa_dgl.models.lightgcn import perturb
+
+    torch.manual_seed(0)
+    e = torch.randn(50, 8)
+    d = perturb(e, 0.2) - e
+    assert torch.allclose(d.norm(dim=1), torch.full((50,), 0.2), atol=1e-6)
+    assert torch.all(d * e >= 0)  # same sign as the coordinate (U(0, 1) noise times sign(e))
+
+
+@pytest.mark.parametrize("name", ["simgcl", "xsimgcl"])
+def test_contrastive_models_train_on_noise_and_evaluate_without_it(data, name):
+    from gcfa_dgl.models.simgcl import SimGCL
+    from gcfa_dgl.models.xsimgcl import XSimGCL
+
+    torch.manual_seed(0)
+    cls = {"simgcl": SimGCL, "xsimgcl": XSimGCL}[name]
+    m = cls(data.n_users, data.n_videos, graph=data.graph, dim=8, layers=2, cl_weight=1.0)
+    # evaluation: the clean mean of layers 1..K, the same on every call
+    zu, zv = m.embed_all(data.graph)
+    clean = torch.stack(m.layer_outputs()).mean(0)
+    assert torch.equal(torch.cat([zu, zv]), clean) and torch.equal(m.embed_all(data.graph)[0], zu)
+    # training: the contrastive term is part of the returned regulariser, and noisy
+    input_nodes, pair, neg, blocks = batch(data, layers=0)
+    torch.manual_seed(1)
+    _, _, reg1 = m(input_nodes, pair, neg, blocks)
+    torch.manual_seed(2)
+    _, _, reg2 = m(input_nodes, pair, neg, blocks)
+    m.cl_weight = 0.0
+    _, _, l2_only = m(input_nodes, pair, neg, blocks)
+    assert reg1 > l2_only and reg2 > l2_only and reg1 != reg2

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gcfa_dgl.objectives import Objective, bce, bpr, softmax
+from gcfa_dgl.objectives import Objective, bce, bpr, ccl, info_nce, softmax
 
 POS = torch.tensor([2.0, -1.0])
 NEG = torch.tensor([1.0, 3.0, 0.5, -2.0])  # two negatives per positive, each positive's together
@@ -44,6 +44,30 @@ def test_softmax_is_cross_entropy_over_each_positive_and_its_negatives():
     # through the Objective, which looks the videos' log q up
     obj = Objective("softmax", t, log_q=lambda v: q.log()[v])
     assert obj(POS, NEG, torch.arange(4)).item() == pytest.approx(want, rel=1e-6)
+
+
+def test_ccl_is_one_minus_the_positive_cosine_plus_weighted_hinges_over_the_margin():
+    pos, neg = torch.tensor([0.9, 0.2]), torch.tensor([0.7, 0.1, -0.3, 0.95])
+    m, w = 0.5, 3.0
+    want = ((1 - 0.9) + w * (0.2 + 0.0) / 2 + (1 - 0.2) + w * (0.0 + 0.45) / 2) / 2
+    assert ccl(pos, neg, m, w).item() == pytest.approx(want, rel=1e-6)
+    assert Objective("ccl", margin=m, negative_weight=w)(pos, neg).item() == pytest.approx(want, rel=1e-6)
+
+
+def test_info_nce_takes_each_row_of_one_view_as_the_class_of_the_same_row_of_the_other():
+    x1 = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 2.0]])
+    x2 = torch.tensor([[2.0, 0.0], [0.0, 1.0], [-1.0, 1.0]])
+    t = 0.2
+
+    def cos(a, b):
+        return float(a @ b / (a.norm() * b.norm()))
+
+    rows = []
+    for i in range(3):
+        logits = [cos(x1[i], x2[j]) / t for j in range(3)]
+        rows.append(-(logits[i] - math.log(sum(math.exp(x) for x in logits))))
+    assert info_nce(x1, x2, t).item() == pytest.approx(sum(rows) / 3, rel=1e-6)
+    assert info_nce(x1, x2, t, "sum").item() == pytest.approx(sum(rows), rel=1e-6)
 
 
 def test_bad_shapes_and_names_fail():

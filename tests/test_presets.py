@@ -69,3 +69,30 @@ def test_recbole_lightgcn_preset_keeps_the_setting_and_sets_the_published_hyperp
     assert cfg.model.name == "lightgcn" and (cfg.model.lr, cfg.model.l2, cfg.model.layers) == (0.002, 1e-4, 3)
     for key in ("dataset", "sampler", "train", "eval"):
         assert cfg[key] == base[key], key
+
+
+@pytest.mark.parametrize("name", ["simgcl", "xsimgcl"])
+def test_recbole_contrastive_presets_set_the_published_hyperparameters(name):
+    cfg = config(f"experiment=recbole_ml1m_{name}")
+    validate(cfg)
+    m = cfg.model
+    assert m.name == name and (m.lr, m.l2, m.layers) == (0.002, 1e-4, 2)
+    want = {"simgcl": (0.05, 1e-5, 0.1), "xsimgcl": (0.2, 0.1, 0.2)}[name]
+    assert (m.cl_temperature, m.cl_weight, m.eps) == want
+    assert cfg.dataset.implicit_threshold == 3 and cfg.train.monitor == "full/mrr@10"
+
+
+@pytest.mark.parametrize("overrides, ok", [
+    (["model=bpr"], True), (["model=lightgcn"], True), (["model=xsimgcl"], True),
+    (["model=gcfa", "model.predictor=dot"], True), (["model=gcfa"], False), (["model=neumf"], False),
+])
+def test_ccl_is_refused_before_data_for_a_model_that_does_not_score_by_dot_product(overrides, ok):
+    from data_prep.config import ConfigError
+    from gcfa_dgl.factory import objective_name
+
+    cfg = config(*overrides, "model.objective=ccl")
+    if ok:
+        assert objective_name(cfg) == "ccl"
+    else:
+        with pytest.raises(ConfigError, match="config key model.objective: ccl needs cosine scores"):
+            objective_name(cfg)

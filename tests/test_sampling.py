@@ -11,7 +11,7 @@ import torch
 from scipy.stats import chisquare
 
 from data_prep.graph import RATED_BY, RATES
-from gcfa_dgl.evaluator import score_candidates
+from gcfa_dgl.evaluator import score_candidates, score_candidates_by_user
 from gcfa_dgl.loaders import edge_loader, layerwise_inference
 from gcfa_dgl.negatives import VideoNegativeSampler
 from gcfa_dgl.sampling import ImportanceSampler
@@ -360,6 +360,26 @@ def test_score_candidates_layout():
     wide = score_candidates(lambda u, v: seen.append(len(u)) or (u * 100 + v).float(), users, pos, neg,
                             batch_size=2, width=1000, max_cells=3000)
     assert wide.tolist() == scores.tolist() and seen == [3, 3, 3]
+
+
+def test_candidates_read_from_user_rows_equal_scored_pairs():
+    """EASE's path: each chunk of distinct users scored against every video once, candidates read
+    from those rows; the same scores as pair by pair, whatever the order of the rows."""
+    users = torch.tensor([3, 0, 3, 1, 0, 3])
+    pos = torch.tensor([5, 6, 7, 8, 9, 1])
+    neg = torch.tensor([[1, 2], [3, 4], [0, 9], [2, 2], [5, 7], [8, 0]])
+    pairs = score_candidates(lambda u, v: (u * 100 + v).float(), users, pos, neg)
+    chunks = []
+
+    def matrix(u):
+        chunks.append(u.tolist())
+        return (u[:, None] * 100 + torch.arange(10)[None, :]).float()
+
+    for step_cells in (10, 20, 1000):  # one, two or all distinct users per product
+        chunks.clear()
+        got = score_candidates_by_user(matrix, users, pos, neg, n_videos=10, max_cells=step_cells)
+        assert got.tolist() == pairs.tolist()
+        assert sorted(u for c in chunks for u in c) == [0, 1, 3]  # each user's row computed once
 
 
 @pytest.mark.slow

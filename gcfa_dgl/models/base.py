@@ -14,6 +14,7 @@ from typing import Any
 import dgl
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from data_prep.graph import RATES
 from gcfa_dgl.objectives import Objective
@@ -29,6 +30,12 @@ class Recommender(nn.Module):
     block_layers = 1
     # Edge types the model reads (None: all); the others get fanout 0 and are never sampled.
     edge_types: tuple[str, ...] | None = None
+    # The sampled protocol reads candidates from each user's row of `score_matrix` instead of
+    # scoring gathered pairs: for representations as wide as the catalogue (EASE).
+    score_rows = False
+    # Scores are cosine similarities instead of dot products (set for the ccl objective; only
+    # models whose `scores_by_dot` is true take it).
+    cosine = False
 
     def __init__(self, lr: float = 1e-3, l2: float = 0.0) -> None:
         super().__init__()
@@ -40,6 +47,23 @@ class Recommender(nn.Module):
         """Layers of sampled blocks this model reads with the settings of `cfg` (its `model:`
         config): the one source of the sampler's depth."""
         return cls.block_layers
+
+    @classmethod
+    def scores_by_dot(cls, cfg: Any) -> bool:
+        """Whether the model with the settings of `cfg` scores a pair by z_u · z_v (so that it can
+        score by cosine for the ccl objective)."""
+        return False
+
+    def dot(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        """Row-wise z_u · z_v, or their cosine when `cosine`."""
+        if self.cosine:
+            zu, zv = F.normalize(zu, dim=-1), F.normalize(zv, dim=-1)
+        return (zu * zv).sum(-1)
+
+    def dot_matrix(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
+        if self.cosine:
+            zu, zv = F.normalize(zu, dim=-1), F.normalize(zv, dim=-1)
+        return zu @ zv.T
 
     # -- training ---------------------------------------------------------------------------
     def forward(self, input_nodes, pair_graph, neg_graph, blocks) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -54,10 +78,10 @@ class Recommender(nn.Module):
         raise NotImplementedError
 
     def score_pairs(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
-        return (zu * zv).sum(-1)
+        return self.dot(zu, zv)
 
     def score_matrix(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
-        return zu @ zv.T
+        return self.dot_matrix(zu, zv)
 
     @staticmethod
     def reached(blocks: list[dgl.DGLGraph]) -> dict[str, torch.Tensor]:

@@ -6,8 +6,8 @@ are B = I - P diag(1/diag(P)) with P = G⁻¹, so diag(B) = 0, and a user's scor
 is trained by gradient: `fit` solves it, like popularity's count. λ (`model.l2`) is picked on
 validation from `model.l2_grid` by the training job. The dense videos x videos matrix bounds the
 catalogue it suits (`model.max_videos`). Its representations are as wide as the catalogue, so the
-sampled protocol, which gathers one per candidate pair, is slow on large data (ML-1M's Table 1
-protocol: over ten minutes); the full-ranking protocol (`eval.protocols=[full]`) is one product.
+sampled protocol reads its candidates from each user's row of scores (`score_rows`) rather than
+gathering a catalogue-wide row per candidate pair.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class EASE(Recommender):
     name = "ease"
     trainable = False
     block_layers = 0
+    score_rows = True
 
     def __init__(self, n_users: int, n_videos: int, l2: float = 500.0, l2_grid: list[float] | None = None,
                  max_videos: int = 30_000, **_: Any) -> None:

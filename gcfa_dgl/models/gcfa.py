@@ -102,6 +102,10 @@ class GCFA(Recommender):
         """One block per propagation layer, and at least one for the history attention."""
         return max(1, int(cfg.propagation_layers))
 
+    @classmethod
+    def scores_by_dot(cls, cfg: Any) -> bool:
+        return str(getattr(cfg.predictor, "value", cfg.predictor)) == "dot"
+
     # -- pieces -------------------------------------------------------------------------------
     def embed(self, ntype: str, ids: torch.Tensor) -> torch.Tensor:
         e = self.emb[ntype].weight.index_select(0, ids)
@@ -162,10 +166,10 @@ class GCFA(Recommender):
         return self.score_pairs(z["user"].index_select(0, u), z["video"].index_select(0, v))
 
     def score_pairs(self, zu, zv):
-        return self.predictor(zu, zv) if self.predictor is not None else (zu * zv).sum(-1)
+        return self.predictor(zu, zv) if self.predictor is not None else self.dot(zu, zv)
 
     def score_matrix(self, zu, zv):
-        return self.predictor.matrix(zu, zv) if self.predictor is not None else zu @ zv.T
+        return self.predictor.matrix(zu, zv) if self.predictor is not None else self.dot_matrix(zu, zv)
 
     # -- evaluation ---------------------------------------------------------------------------
     @torch.no_grad()

@@ -58,6 +58,10 @@ class LightGCN(Recommender):
     objective = "bpr"
     block_layers = 0
 
+    @classmethod
+    def scores_by_dot(cls, cfg: Any) -> bool:
+        return True
+
     def __init__(self, n_users: int, n_videos: int, graph: dgl.DGLGraph | None = None, dim: int = 64,
                  layers: int = 3, lr: float = 1e-3, l2: float = 1e-4, **_: Any) -> None:
         super().__init__(lr=lr, l2=l2)
@@ -101,7 +105,7 @@ class LightGCN(Recommender):
         zu, zv = z[users], z[videos]
         u, v = self.pair_index(pair_graph)
         nu, nv = self.pair_index(neg_graph)
-        pos, neg = (zu[u] * zv[v]).sum(-1), (zu[nu] * zv[nv]).sum(-1)
+        pos, neg = self.dot(zu[u], zv[v]), self.dot(zu[nu], zv[nv])
         ego = self.emb.weight
         reg = ego[users[u]].pow(2).sum() + ego[videos[v]].pow(2).sum() + ego[videos[nv]].pow(2).sum()
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)

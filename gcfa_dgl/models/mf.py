@@ -22,6 +22,10 @@ class BPR(Recommender):
     objective = "bpr"
     block_layers = 0
 
+    @classmethod
+    def scores_by_dot(cls, cfg: Any) -> bool:
+        return True
+
     def __init__(self, n_users: int, n_videos: int, dim: int = 64, lr: float = 1e-3, l2: float = 1e-4,
                  **_: Any) -> None:
         super().__init__(lr=lr, l2=l2)
@@ -34,7 +38,7 @@ class BPR(Recommender):
         eu, ev = self.user(seeds["user"]), self.video(seeds["video"])
         u, v = self.pair_index(pair_graph)
         nu, nv = self.pair_index(neg_graph)
-        pos, neg = (eu[u] * ev[v]).sum(-1), (eu[nu] * ev[nv]).sum(-1)
+        pos, neg = self.dot(eu[u], ev[v]), self.dot(eu[nu], ev[nv])
         reg = eu[u].pow(2).sum() + ev[v].pow(2).sum() + ev[nv].pow(2).sum()
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
