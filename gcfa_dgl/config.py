@@ -56,6 +56,7 @@ class SamplerKernel(str, Enum):
 class NegativeDist(str, Enum):
     uniform = "uniform"
     popularity = "popularity"
+    in_batch = "in_batch"
 
 
 @dataclass

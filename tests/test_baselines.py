@@ -64,10 +64,10 @@ def test_ease_keeps_the_l2_that_scores_best_on_validation(processed, popularity,
 
 
 @pytest.mark.parametrize("model, objective", [(m, o) for m in ("bpr", "gcfa") for o in ("bpr", "bce", "softmax", "ccl")]
-                         + [("bpr", "softmax_popularity")])
+                         + [("bpr", "softmax_popularity"), ("bpr", "softmax_in_batch")])
 def test_every_objective_trains_mf_and_gcfa_above_popularity(model, objective, processed, popularity, tmp_path):
-    extra = ["model.objective=softmax", "sampler.negative=popularity"] if objective == "softmax_popularity" \
-        else [f"model.objective={objective}"]
+    name, _, negatives = objective.partition("_")
+    extra = [f"model.objective={name}", f"sampler.negative={negatives or 'uniform'}"]
     if objective == "ccl" and model == "gcfa":
         extra.append("model.predictor=dot")  # ccl scores by cosine: a dot-product predictor
     m = train(model, processed, tmp_path / objective, "train.epochs=3", "sampler.num_negatives=4", *extra)

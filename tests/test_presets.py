@@ -96,3 +96,32 @@ def test_ccl_is_refused_before_data_for_a_model_that_does_not_score_by_dot_produ
     else:
         with pytest.raises(ConfigError, match="config key model.objective: ccl needs cosine scores"):
             objective_name(cfg)
+
+
+SEARCHES = sorted(p.stem for p in (CONF / "hparams_search").glob("*.yaml") if p.stem != "common")
+
+
+def test_every_learned_model_has_a_search():
+    from gcfa_dgl.config import MODEL_SCHEMAS
+
+    assert set(SEARCHES) == set(MODEL_SCHEMAS) - {"pop", "ease"}  # the closed-form ones pick λ themselves
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_a_search_sets_its_model_and_searches_only_keys_that_exist(name):
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"hparams_search={name}", "experiment=table1"],
+                      return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert cfg.model.name == name and sweeper.n_trials == 20 and sweeper.direction == "maximize"
+    assert sweeper.sampler.seed == cfg.seed and cfg.train.monitor == "full/ndcg@20"  # validation only
+    params = dict(sweeper.params)
+    assert {"model.lr", "model.l2", "model.objective", "sampler.num_negatives"} <= set(params)
+    for key in params:
+        group, _, field = key.partition(".")
+        assert field in cfg[group], key
+    if "ccl" in params["model.objective"]:  # ccl only where the model scores by dot product
+        from gcfa_dgl.factory import objective_name
+
+        cfg.model.objective = "ccl"
+        assert objective_name(cfg) == "ccl"

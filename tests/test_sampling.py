@@ -319,6 +319,22 @@ def test_negative_samplers():
     assert torch.allclose(freq, expected, atol=0.01)
 
 
+def test_in_batch_negatives_are_the_batch_own_positive_videos_drawn_by_train_degree():
+    from gcfa_dgl.negatives import draw_probabilities
+
+    torch.manual_seed(0)
+    g = random_graph(5, n_users=20, n_videos=10, n_edges=120)
+    eids = torch.tensor([0, 5, 9, 17])
+    _, batch_videos = g.find_edges(eids, etype=RATES)
+    src, dst = VideoNegativeSampler(40, distribution="in_batch")(g, {RATES: eids})[RATES]
+    assert set(dst.tolist()) <= set(batch_videos.tolist()) and len(dst) == 160
+    # over uniformly drawn batches a video is drawn as often as it is a train positive
+    all_eids = torch.arange(g.num_edges(RATES))
+    _, dst = VideoNegativeSampler(200, distribution="in_batch")(g, {RATES: all_eids})[RATES]
+    freq = torch.bincount(dst, minlength=10).double() / len(dst)
+    assert torch.allclose(freq, draw_probabilities(g, "in_batch"), atol=0.01)
+
+
 def test_layerwise_inference_matches_full_graph():
     g = random_graph(6)
     s = ImportanceSampler([-1, -1], mode="full")

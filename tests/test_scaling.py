@@ -44,7 +44,7 @@ def test_grid_multirun_gives_one_directory_per_run_and_a_report(tiny_processed, 
 
 def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     sweep = tmp_path / "optuna"
-    r = run_module("gcfa_dgl.train", "hparams_search=gcfa_optuna", *SHORT, f"paths.processed_dir={tiny_processed}",
+    r = run_module("gcfa_dgl.train", "hparams_search=gcfa", *SHORT, f"paths.processed_dir={tiny_processed}",
                    f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=4")
     assert r.returncode == 0, r.stderr[-3000:]
     trials = runs(sweep)
@@ -52,8 +52,9 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     result = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     best = max(json.loads((t / "metrics.json").read_text())["best_valid"] for t in trials)
     assert result["best_value"] == pytest.approx(best)
-    assert {"model.lr", "model.dim", "model.attention_dim", "sampler.fanouts", "model.propagation_layers",
-            "model.dropout", "model.l2", "sampler.alpha"} <= set(result["best_params"])
+    assert {"model.lr", "model.dim", "model.objective", "sampler.num_negatives", "model.predictor", "model.attention",
+            "model.aggregator", "sampler.fanouts", "model.propagation_layers", "model.dropout", "model.l2",
+            "sampler.alpha"} <= set(result["best_params"])
 
 
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):
