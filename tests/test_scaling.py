@@ -55,6 +55,18 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     assert {"model.lr", "model.dim", "model.objective", "sampler.num_negatives", "model.predictor", "model.attention",
             "model.aggregator", "sampler.fanouts", "model.propagation_layers", "model.dropout", "model.l2",
             "sampler.alpha"} <= set(result["best_params"])
+    # The winner saved as a preset reproduces its recorded validation value when run again.
+    from gcfa_dgl import tuned
+
+    conf = tmp_path / "conf"
+    tuned.main([str(sweep), "--out", str(conf / "tuned")])
+    saved = conf / "tuned" / "synthetic_gcfa.yaml"
+    assert f"{result['best_value']:.6f}" in saved.read_text().splitlines()[1]
+    r = run_module("gcfa_dgl.train", *SHORT, f"paths.processed_dir={tiny_processed}", "tuned=synthetic_gcfa",
+                   f"hydra.searchpath=[file://{conf}]", f"hydra.run.dir={tmp_path / 'again'}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert again["best_valid"] == result["best_value"]
 
 
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):

@@ -1,0 +1,77 @@
+"""Save the winner of a search as a preset: `python -m gcfa_dgl.tuned <sweep dir> [--out conf/tuned]`.
+
+Reads the sweep's `optimization_results.yaml` (Optuna's best parameters and value) and its trial
+runs, and writes `<out>/<dataset>_<model>.yaml`: the model and the best parameters, with a header
+that records what the search saw (dataset, monitor, best validation value and epoch, epoch cap,
+number of trials, the search's own overrides). The preset is used as
+`python -m gcfa_dgl.train experiment=... tuned=<dataset>_<model>`; the same config and seed give
+the recorded validation value again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+
+from data_prep.store import atomic_write_text
+from gcfa_dgl.config import run_config
+
+
+def best_trial(sweep: Path, best_value: float) -> Path:
+    """The trial run whose best validation value is the search's best (the first, on a tie)."""
+    trials = sorted((p.parent for p in sweep.glob("*/metrics.json")), key=lambda p: int(p.name.split("_")[0]))
+    for run in trials:
+        if json.loads((run / "metrics.json").read_text())["best_valid"] == best_value:
+            return run
+    raise SystemExit(f"error: no trial under {sweep} reached the best value {best_value} of optimization_results.yaml")
+
+
+def preset(sweep: Path) -> tuple[str, str]:
+    """(file name, YAML text) of the preset for the search in `sweep`."""
+    results = sweep / "optimization_results.yaml"
+    if not results.exists():
+        raise SystemExit(f"error: {results} not found: pass the directory of a finished hparams_search run")
+    res = yaml.safe_load(results.read_text())
+    run = best_trial(sweep, res["best_value"])
+    cfg, m = run_config(run), json.loads((run / "metrics.json").read_text())
+    n_trials = len(list(sweep.glob("*/metrics.json")))
+    overrides = OmegaConf.load(run / ".hydra" / "overrides.yaml")
+    searched = set(res["best_params"])
+    fixed = [o for o in overrides if o.split("=")[0] not in searched and not o.startswith(("hydra.", "hparams_search="))]
+    body: dict = {}
+    for key in sorted(searched):  # the values as the trial composed them (Optuna keeps a list as text)
+        group, _, field = key.partition(".")
+        val = OmegaConf.select(cfg, key)
+        body.setdefault(group, {})[field] = OmegaConf.to_container(val) if OmegaConf.is_config(val) else val
+    name = f"{cfg.dataset.name}_{cfg.model.name}"
+    head = [
+        "# @package _global_",
+        f"# {cfg.model.name} tuned on {cfg.dataset.name}: best validation {m['monitor']} {res['best_value']:.6f}",
+        f"# at epoch {m['best_epoch']} of {cfg.train.epochs}, the best of {n_trials} trials of",
+        f"#   python -m gcfa_dgl.train hparams_search={cfg.model.name} {' '.join(fixed)}",
+        f"# Use: python -m gcfa_dgl.train {' '.join(fixed)} tuned={name}",
+        "defaults:",
+        f"  - override /model: {cfg.model.name}",
+        "",
+    ]
+    return f"{name}.yaml", "\n".join(head) + yaml.safe_dump(body, sort_keys=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sweep", type=Path, help="the sweep directory of a finished hparams_search run")
+    ap.add_argument("--out", type=Path, default=Path("conf/tuned"), help="where presets go (default conf/tuned)")
+    a = ap.parse_args(argv)
+    name, text = preset(a.sweep)
+    a.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(a.out / name, text)
+    print(f"wrote {a.out / name}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
