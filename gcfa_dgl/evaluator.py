@@ -144,7 +144,7 @@ class Evaluator:
             users = torch.as_tensor(s.user)
             pos = torch.as_tensor(s.item)
             neg = torch.as_tensor(s.negatives.astype(np.int64))
-            if model.score_rows:
+            if getattr(model, "score_rows", False):
                 scores = score_candidates_by_user(lambda u: model.score_matrix(zu[u], zv), users, pos, neg,
                                                   zv.shape[0], self.batch_size)
             else:
