@@ -68,8 +68,9 @@ sweep: install
 	$(PY) -m gcfa_dgl.train -m experiment=tiny_synthetic model.lr=1e-3,5e-3 model.dim=16,32 hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweep.dir=multirun/sweep_example $(ARGS)
 	$(PY) -m gcfa_dgl.report multirun/sweep_example --split valid --out reports/sweep_example
 
+# One pytest worker per core; a file's tests stay on one worker (its module fixtures are built once).
 test: install
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto --dist loadfile $(ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(ARGS)

@@ -13,6 +13,11 @@ from hydra import compose, initialize_config_module
 
 from data_prep.config import CONFIG_PACKAGE, register_configs
 
+# Tests run beside each other (`make test` starts one pytest worker per core) and start training
+# processes, which inherit this: idle OpenMP threads sleep instead of spinning on the cores the
+# other worker needs. It changes no result, only how idle threads wait.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 register_configs()
