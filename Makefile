@@ -14,7 +14,7 @@ help:
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
 	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
 	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
-	@echo "make recbole [SEEDS=0,1,2]   pop, BPR, LightGCN, SimGCL, XSimGCL and EASE in RecBole-GNN's published ML-1M setting"
+	@echo "make recbole [SEEDS=0,1,2]   every model in RecBole-GNN's published ML-1M setting (published models with its tuned values)"
 	@echo "make sweep            a 2 x 2 grid (lr x dim) on small synthetic data, two runs at a time, and its report"
 	@echo "make test             the whole test suite, real-data tests included when GCFA_RAW_DIR is set"
 	@echo "make test-fast        unit tests only (no 'slow' marker)"
@@ -56,12 +56,16 @@ ablation: install
 	$(PY) -m gcfa_dgl.report multirun/ablation/$(DATASET) --out reports/ablation/$(DATASET)
 
 recbole: install
-	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=bpr seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/bpr $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=pop hydra.sweep.dir=multirun/recbole_ml1m/pop $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=ease hydra.sweep.dir=multirun/recbole_ml1m/ease $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_bpr seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/bpr $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_neumf seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/neumf $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_lightgcn seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/lightgcn $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_simgcl seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/simgcl $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_xsimgcl seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/xsimgcl $(ARGS)
-	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=ease hydra.sweep.dir=multirun/recbole_ml1m/ease $(ARGS)
-	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=pop hydra.sweep.dir=multirun/recbole_ml1m/pop $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=gcmc sampler=full seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/gcmc $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/graphrec $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=gcfa seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/gcfa $(ARGS)
 	$(PY) -m gcfa_dgl.report multirun/recbole_ml1m --metrics full/recall@10 full/ndcg@10 full/mrr@10 full/hr@10 full/recall@20 full/ndcg@20 --out reports/recbole_ml1m
 
 sweep: install

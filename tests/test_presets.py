@@ -58,13 +58,15 @@ def test_ablation_presets_validate_and_change_gcfa_only_where_named(name):
 
 
 def test_recbole_preset_filters_ratings_under_its_own_name():
-    cfg = config("experiment=recbole_ml1m", "model=bpr")
+    cfg = config("experiment=recbole_ml1m_bpr")
+    assert (cfg.model.name, cfg.model.lr, cfg.model.l2) == ("bpr", 0.001, 0.0)
     assert cfg.dataset.implicit_threshold == 3 and cfg.dataset.name != "ml1m_notime"
     assert cfg.dataset.split.kind.value == "ratio" and list(cfg.dataset.split.ratios) == [0.8, 0.1, 0.1]
 
 
 def test_recbole_lightgcn_preset_keeps_the_setting_and_sets_the_published_hyperparameters():
     base = config("experiment=recbole_ml1m", "model=lightgcn")
+    assert (base.model.lr, base.model.l2) == (config("model=lightgcn").model.lr, 1e-4)  # the model's own
     cfg = config("experiment=recbole_ml1m_lightgcn")
     assert cfg.model.name == "lightgcn" and (cfg.model.lr, cfg.model.l2, cfg.model.layers) == (0.002, 1e-4, 3)
     for key in ("dataset", "sampler", "train", "eval"):
