@@ -5,7 +5,8 @@
 Every `metrics.json` below the given directories is one run. Runs are grouped by dataset, model
 and variant (the model and sampler settings that differ between runs of the same model, e.g.
 `attention=False`), and each metric is shown as mean ± std over the group's seeds (sample std),
-with the number of runs and the mean seconds per epoch. The best mean of each column is in bold,
+with the number of runs, the mean seconds per epoch, the best epochs (the range over seeds) and the
+mean wall time to the kept model (the end of its best epoch; a closed form's fits). The best mean of each column is in bold,
 and a last row gives GCFA's relative improvement over the best other model.
 
 With `--out DIR`: `table.csv` (tidy: one row per run and metric), `table.md`, `ablation.md` (GCFA
@@ -53,8 +54,8 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
         for path in sorted(d.rglob("metrics.json")):
             m = json.loads(path.read_text())
             timing = path.with_name("timing.json")
-            secs = json.loads(timing.read_text()).get("epoch_seconds", []) if timing.exists() else []
-            runs.append((path.parent, m, secs, _settings(path.parent)))
+            t = json.loads(timing.read_text()) if timing.exists() else {}
+            runs.append((path.parent, m, t, _settings(path.parent)))
     # A variant is how a run differs from the other runs of its dataset and model: each setting
     # that varies is shown when it departs from its most common value (an ablation's reference
     # row has no label), or always when no value is the most common (a grid sweep).
@@ -69,14 +70,18 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
             if len(counts) > 1:
                 modes[key][k] = counts[0][0] if counts[0][1] > counts[1][1] else None
     rows = []
-    for run, m, secs, st in runs:
+    for run, m, t, st in runs:
         mode = modes[(m["dataset"], m["model"])]
         variant = ", ".join(f"{k}={st.get(k)}" for k, v in mode.items() if v is None or st.get(k) != v)
+        secs, best = t.get("epoch_seconds", []), m.get("best_epoch", 0)
+        elapsed = t.get("elapsed_seconds") or []
+        # wall time to the kept model: to the end of the best epoch, or a closed form's fits
+        to_best = elapsed[best - 1] if 0 < best <= len(elapsed) else t.get("fit_seconds") or float("nan")
         for metric, value in m[split].items():
             rows.append({"dataset": m["dataset"], "model": m["model"], "variant": variant, "seed": m["seed"],
                          "run": str(run), "metric": metric, "value": value,
                          "epoch_seconds": statistics.mean(secs) if secs else float("nan"),
-                         "best_epoch": m.get("best_epoch", 0)})
+                         "best_epoch": best, "to_best_seconds": to_best})
     return pd.DataFrame(rows)
 
 
@@ -95,8 +100,10 @@ def summary(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     df = df[df["metric"].isin(metrics)]
     g = df.groupby(["dataset", "model", "variant", "metric"])["value"]
     out = g.agg(["mean", "std", "count"]).reset_index()
-    secs = df.drop_duplicates("run").groupby(["dataset", "model", "variant"])["epoch_seconds"].mean()
-    return out.merge(secs.rename("epoch_seconds").reset_index(), on=["dataset", "model", "variant"])
+    per_run = df.drop_duplicates("run").groupby(["dataset", "model", "variant"])
+    timing = per_run.agg(epoch_seconds=("epoch_seconds", "mean"), to_best_seconds=("to_best_seconds", "mean"),
+                         first_best=("best_epoch", "min"), last_best=("best_epoch", "max")).reset_index()
+    return out.merge(timing, on=["dataset", "model", "variant"])
 
 
 def markdown_table(columns: list[str], rows: list[list], caption: str | None = None) -> list[str]:
@@ -124,9 +131,11 @@ def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
             by = dm.set_index("metric")
             cells = [_cell(by.loc[c, "mean"], by.loc[c, "std"], int(by.loc[c, "count"]), by.loc[c, "mean"] == best[c])
                      if c in by.index else "–" for c in cols]
-            secs = dm["epoch_seconds"].iloc[0]
+            secs, to_best = dm["epoch_seconds"].iloc[0], dm["to_best_seconds"].iloc[0]
+            lo, hi = int(dm["first_best"].iloc[0]), int(dm["last_best"].iloc[0])
             rows.append([f"{model} ({variant})" if variant else model, int(dm["count"].max()), *cells,
-                         f"{secs:.0f}" if secs == secs else "–"])
+                         f"{secs:.0f}" if secs == secs else "–", (f"{lo}" if lo == hi else f"{lo}–{hi}") if hi else "–",
+                         f"{to_best / 60:.1f}" if to_best == to_best else "–"])
         ref = dd[(dd["model"] == REFERENCE_MODEL) & (dd["variant"] == "")]
         others = dd[dd["model"] != REFERENCE_MODEL]
         if not ref.empty and not others.empty:
@@ -134,8 +143,9 @@ def markdown(s: pd.DataFrame, metrics: list[str]) -> str:
             for c in cols:
                 r, o = ref[ref["metric"] == c]["mean"], others[others["metric"] == c]["mean"]
                 cells.append(f"{(r.iloc[0] - o.max()) / o.max():+.1%}" if len(r) and len(o) and o.max() else "–")
-            rows.append([f"{REFERENCE_MODEL} vs best other", "", *cells, ""])
-        lines += [*markdown_table(["model", "runs", *cols, "s / epoch"], rows, f"**{dataset}**"), ""]
+            rows.append([f"{REFERENCE_MODEL} vs best other", "", *cells, "", "", ""])
+        lines += [*markdown_table(["model", "runs", *cols, "s / epoch", "best epoch", "min to best"], rows,
+                                  f"**{dataset}**"), ""]
     return "\n".join(lines)
 
 

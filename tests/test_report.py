@@ -7,28 +7,30 @@ import json
 from conftest import run_module
 
 
-def fake_run(root, name, model, seed, value, secs):
+def fake_run(root, name, model, seed, value, secs, best_epoch=2):
     d = root / name
     d.mkdir(parents=True)
-    m = {"model": model, "dataset": "toy", "seed": seed, "best_epoch": 2,
+    m = {"model": model, "dataset": "toy", "seed": seed, "best_epoch": best_epoch,
          "valid": {"full/ndcg@20": value}, "test": {"full/ndcg@20": value, "sampled/auc": 0.5 + value}}
     (d / "metrics.json").write_text(json.dumps(m))
-    (d / "timing.json").write_text(json.dumps({"epoch_seconds": secs}))
+    elapsed = [sum(secs[: i + 1]) + 60 * (i + 1) for i in range(len(secs))]  # training plus a minute's validation
+    (d / "timing.json").write_text(json.dumps({"epoch_seconds": secs, "elapsed_seconds": elapsed}))
 
 
 def test_mean_and_std_per_model(tmp_path):
     fake_run(tmp_path, "a", "gcfa", 0, 0.10, [10, 20])
-    fake_run(tmp_path, "b", "gcfa", 1, 0.20, [30])
-    fake_run(tmp_path, "c", "pop", 0, 0.05, [])
+    fake_run(tmp_path, "b", "gcfa", 1, 0.20, [30], best_epoch=1)
+    fake_run(tmp_path, "c", "pop", 0, 0.05, [], best_epoch=0)
     r = run_module("gcfa_dgl.report", str(tmp_path), "--metrics", "full/ndcg@20", "sampled/auc",
                    "--csv", str(tmp_path / "t.csv"))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     gcfa = next(line for line in lines if line.startswith("| gcfa |"))
-    # Mean ± sample std over the two seeds, the best mean in bold; epoch seconds: mean of 15 and 30.
-    assert gcfa == "| gcfa | 2 | **0.1500 ± 0.0707** | **0.6500 ± 0.0707** | 22 |"
-    assert next(line for line in lines if line.startswith("| pop")) == "| pop | 1 | 0.0500 | 0.5500 | – |"
-    assert next(line for line in lines if "vs best other" in line) == "| gcfa vs best other |  | +200.0% | +18.2% |  |"
+    # Mean ± sample std over the two seeds, the best mean in bold; epoch seconds: mean of 15 and 30;
+    # best epochs 1-2; minutes to the end of the best epoch: mean of (30 + 120) s and (30 + 60) s.
+    assert gcfa == "| gcfa | 2 | **0.1500 ± 0.0707** | **0.6500 ± 0.0707** | 22 | 1–2 | 2.0 |"
+    assert next(line for line in lines if line.startswith("| pop")) == "| pop | 1 | 0.0500 | 0.5500 | – | – | – |"
+    assert next(line for line in lines if "vs best other" in line) == "| gcfa vs best other |  | +200.0% | +18.2% |  |  |  |"
     assert (tmp_path / "t.csv").read_text().count("\n") == 7  # header + 6 (run, metric) rows
 
 
