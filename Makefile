@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 DATASET ?= ml100k
 ARGS ?=
 
-.PHONY: help install data train table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-best bench-parallel bench-report
+.PHONY: help install data train tune table1 ablation recbole sweep test test-fast lint bench bench-prep bench-sampler bench-train bench-evaluate bench-epoch bench-profile bench-best bench-parallel bench-report
 
 help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
 	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
-	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2]   GCFA, the baselines and popularity; tables and figures in reports/"
+	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2] [TUNED=1]   GCFA, the baselines and popularity (TUNED=1: the tuned presets); tables and figures in reports/"
+	@echo "make tune [DATASET=ml100k] [TUNE_MODELS=...]   each learned model's search on the same budget, winners saved to conf/tuned/"
 	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
 	@echo "make recbole [SEEDS=0,1,2]   every model in RecBole-GNN's published ML-1M setting (published models with its tuned values)"
 	@echo "make sweep            a 2 x 2 grid (lr x dim) on small synthetic data, two runs at a time, and its report"
@@ -44,12 +45,36 @@ ABLATIONS := full,uniform,topk,weighted_agg,mean_agg,no_attention,no_opinion,no_
 # Each model with the sampler of its paper: GraphRec samples uniformly, GC-MC convolves over full
 # neighbourhoods (full-batch in its paper, hence a larger batch); the others use the default
 # (importance sampling for GCFA; MF models and LightGCN only take the batch's pairs).
+# make tune: each learned model's search (conf/hparams_search/, same budget for each) on DATASET's
+# Table 1 protocol, its winner saved as conf/tuned/<dataset>_<model>.yaml; make table1 TUNED=1 then
+# trains every learned model with its tuned preset.
+TUNE_MODELS ?= bpr neumf lightgcn simgcl xsimgcl gcmc graphrec gcfa
+comma := ,
+space := $(subst ,, )
+TUNE_EPOCHS ?= 100
+tune: install
+	for m in $(TUNE_MODELS); do \
+	  $(PY) -m gcfa_dgl.train hparams_search=$$m experiment=$(EXPERIMENT) dataset=$(DATASET) train.epochs=$(TUNE_EPOCHS) \
+	    hydra.sweep.dir=multirun/tune/$(DATASET)/$$m $(ARGS) && \
+	  $(PY) -m gcfa_dgl.tuned multirun/tune/$(DATASET)/$$m || exit 1; \
+	done
+
+ifdef TUNED
+table1: install
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop hydra.sweep.dir=$(TABLE1)/pop $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=ease hydra.sweep.dir=$(TABLE1)/ease $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) train.epochs=$(TUNE_EPOCHS) seed=$(SEEDS) \
+	  tuned=$(subst $(space),$(comma),$(addprefix $(DATASET)_,$(TUNE_MODELS))) \
+	  hydra.sweep.dir=$(TABLE1)/tuned $(ARGS)
+	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
+else
 table1: install
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop,bpr,neumf,lightgcn,simgcl,xsimgcl,gcfa seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/main $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=ease hydra.sweep.dir=$(TABLE1)/ease $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/graphrec $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=gcmc sampler=full sampler.batch_size=4096 seed=$(SEEDS) hydra.sweep.dir=$(TABLE1)/gcmc $(ARGS)
 	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
+endif
 
 ablation: install
 	$(PY) -m gcfa_dgl.train -m experiment=ablation dataset=$(DATASET) ablation=$(ABLATIONS) seed=$(SEEDS) hydra.sweep.dir=multirun/ablation/$(DATASET) $(ARGS)

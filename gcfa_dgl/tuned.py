@@ -1,7 +1,8 @@
 """Save the winner of a search as a preset: `python -m gcfa_dgl.tuned <sweep dir> [--out conf/tuned]`.
 
 Reads the sweep's `optimization_results.yaml` (Optuna's best parameters and value) and its trial
-runs, and writes `<out>/<dataset>_<model>.yaml`: the model and the best parameters, with a header
+runs, and writes `<out>/<dataset>_<model>.yaml`: the model, its sampler and the best parameters,
+with a header
 that records what the search saw (dataset, monitor, best validation value and epoch, epoch cap,
 number of trials, the search's own overrides). The preset is used as
 `python -m gcfa_dgl.train experiment=... tuned=<dataset>_<model>`; the same config and seed give
@@ -48,6 +49,7 @@ def preset(sweep: Path) -> tuple[str, str]:
         group, _, field = key.partition(".")
         val = OmegaConf.select(cfg, key)
         body.setdefault(group, {})[field] = OmegaConf.to_container(val) if OmegaConf.is_config(val) else val
+    choices = OmegaConf.load(run / ".hydra" / "hydra.yaml").hydra.runtime.choices
     name = f"{cfg.dataset.name}_{cfg.model.name}"
     head = [
         "# @package _global_",
@@ -56,7 +58,8 @@ def preset(sweep: Path) -> tuple[str, str]:
         f"#   python -m gcfa_dgl.train hparams_search={cfg.model.name} {' '.join(fixed)}",
         f"# Use: python -m gcfa_dgl.train {' '.join(fixed)} tuned={name}",
         "defaults:",
-        f"  - override /model: {cfg.model.name}",
+        f"  - override /model: {choices.model}",
+        f"  - override /sampler: {choices.sampler}",  # the search's (GC-MC full, GraphRec uniform)
         "",
     ]
     return f"{name}.yaml", "\n".join(head) + yaml.safe_dump(body, sort_keys=True)
