@@ -12,7 +12,9 @@ and a last row gives GCFA's relative improvement over the best other model.
 With `--out DIR`: `table.csv` (tidy: one row per run and metric), `table.md`, `ablation.md` (GCFA
 variants only, when there are several: means against the reference, then each variant's change
 against the reference run of the same seed), `fig_auc.{png,svg}` (the paper's Figure 3: a grouped bar
-chart of AUC per dataset with std error bars) and `loss_curves.{png,svg}`.
+chart of AUC per dataset with std error bars; `--bar-metric` picks another metric),
+`fig_quality_time.{png,svg}` (that metric against the minutes to each model's kept epoch) and
+`loss_curves.{png,svg}`.
 """
 
 from __future__ import annotations
@@ -239,6 +241,22 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
         ax.legend(ncol=min(len(models), 4), fontsize=8)
         fig.tight_layout()
         _save(fig, out, "fig_auc")
+        plt.close(fig)
+    timed = s[(s["metric"] == bar_metric) & (s["variant"] == "") & (s["to_best_seconds"] > 0)]
+    if not timed.empty:
+        datasets = sorted(timed["dataset"].unique())
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
+        for ax, d in zip(axes[0], datasets):
+            for _, r in timed[timed["dataset"] == d].iterrows():
+                err = r["std"] if r["std"] == r["std"] else 0.0
+                ax.errorbar(r["to_best_seconds"] / 60, r["mean"], yerr=err, fmt="o", capsize=3, label=r["model"])
+                ax.annotate(r["model"], (r["to_best_seconds"] / 60, r["mean"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=8)
+            ax.set_xscale("log")
+            ax.set(title=f"{d}: quality against time to the kept model", xlabel="minutes to the best epoch (log)",
+                   ylabel=bar_metric)
+        fig.tight_layout()
+        _save(fig, out, "fig_quality_time")
         plt.close(fig)
     if not hist.empty:
         datasets = sorted(hist["dataset"].unique())

@@ -107,3 +107,15 @@ def test_run_config_reads_the_saved_config_or_none(tmp_path):
     (tmp_path / ".hydra" / "config.yaml").write_text("sampler:\n  mode: topk\n  fanouts: [5, 5]\n")
     cfg = run_config(tmp_path)
     assert cfg.sampler.mode == "topk" and list(cfg.sampler.fanouts) == [5, 5]
+
+
+def test_quality_against_time_figure_for_models_with_timings(tmp_path):
+    from gcfa_dgl import report
+
+    runs = tmp_path / "runs"
+    fake_run(runs, "a", "gcfa", 0, 0.10, [10, 20])
+    fake_run(runs, "b", "bpr", 0, 0.12, [2, 2, 2], best_epoch=3)
+    fake_run(runs, "c", "pop", 0, 0.05, [], best_epoch=0)  # no time to a best epoch: not drawn
+    report.main([str(runs), "--metrics", "full/ndcg@20", "--bar-metric", "full/ndcg@20", "--out", str(tmp_path / "out")])
+    for f in ("fig_quality_time.png", "fig_quality_time.svg", "fig_auc.png"):
+        assert (tmp_path / "out" / f).stat().st_size > 0, f
