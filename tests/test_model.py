@@ -270,3 +270,17 @@ def test_contrastive_models_train_on_noise_and_evaluate_without_it(data, name):
     m.cl_weight = 0.0
     _, _, l2_only = m(input_nodes, pair, neg, blocks)
     assert reg1 > l2_only and reg2 > l2_only and reg1 != reg2
+
+
+def test_contrastive_models_initialise_users_and_videos_as_two_tables():
+    """As the reference code's separate user and item embeddings: each block's Xavier bound comes
+    from its own number of rows, which sets the scale the noise length is chosen against."""
+    import math
+
+    from gcfa_dgl.models.xsimgcl import XSimGCL
+
+    torch.manual_seed(0)
+    m = XSimGCL(600, 200, dim=16)
+    for rows, n in ((m.emb.weight[:600], 600), (m.emb.weight[600:], 200)):
+        bound = math.sqrt(6 / (n + 16))
+        assert 0.9 * bound < rows.abs().max().item() <= bound

@@ -70,6 +70,14 @@ class LightGCN(Recommender):
         xavier_(self)
         self.adj = normalised_adjacency(graph) if graph is not None else None
 
+    def xavier_per_type(self) -> None:
+        """Xavier-uniform init of the user rows and the video rows as two tables, each with its
+        own fan-in (as separate user and item embeddings are initialised in the SimGCL and
+        XSimGCL reference code): the scale that their noise length `eps` is set against."""
+        with torch.no_grad():
+            for rows in (self.emb.weight[: self.n_users], self.emb.weight[self.n_users :]):
+                nn.init.xavier_uniform_(rows)
+
     def layer_outputs(self, eps: float = 0.0) -> list[torch.Tensor]:
         """e^(1) .. e^(K); with eps > 0 each layer's output gets SimGCL's noise (`perturb`)."""
         e, out = self.emb.weight, []

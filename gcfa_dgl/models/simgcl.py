@@ -29,6 +29,7 @@ class SimGCL(LightGCN):
                  layers: int = 2, lr: float = 1e-3, l2: float = 1e-4, eps: float = 0.1, cl_weight: float = 0.5,
                  cl_temperature: float = 0.2, cl_reduction: str = "mean", **_: Any) -> None:
         super().__init__(n_users, n_videos, graph=graph, dim=dim, layers=layers, lr=lr, l2=l2)
+        self.xavier_per_type()
         self.eps, self.cl_weight, self.cl_temperature = eps, cl_weight, cl_temperature
         self.cl_reduction = cl_reduction
 

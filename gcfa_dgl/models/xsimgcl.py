@@ -28,6 +28,7 @@ class XSimGCL(LightGCN):
                  layers: int = 2, lr: float = 1e-3, l2: float = 1e-4, eps: float = 0.2, cl_weight: float = 0.2,
                  cl_temperature: float = 0.2, cl_layer: int = 1, **_: Any) -> None:
         super().__init__(n_users, n_videos, graph=graph, dim=dim, layers=layers, lr=lr, l2=l2)
+        self.xavier_per_type()
         if not 1 <= cl_layer <= layers:
             raise ValueError(f"model.cl_layer must be in [1, {layers}] (model.layers), got {cl_layer}")
         self.eps, self.cl_weight, self.cl_temperature, self.cl_layer = eps, cl_weight, cl_temperature, cl_layer
