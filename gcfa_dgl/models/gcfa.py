@@ -21,6 +21,7 @@ import dgl
 import torch
 from torch import nn
 
+from data_prep.config import value
 from data_prep.graph import CO_WATCHED, DESCRIBES, HAS, RATED_BY, RATES, SIMILAR
 from gcfa_dgl.loaders import layerwise_inference
 from gcfa_dgl.models.base import MLPScorer, Recommender
@@ -104,7 +105,7 @@ class GCFA(Recommender):
 
     @classmethod
     def scores_by_dot(cls, cfg: Any) -> bool:
-        return str(getattr(cfg.predictor, "value", cfg.predictor)) == "dot"
+        return value(cfg.predictor) == "dot"
 
     # -- pieces -------------------------------------------------------------------------------
     def embed(self, ntype: str, ids: torch.Tensor) -> torch.Tensor:
