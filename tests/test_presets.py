@@ -127,3 +127,31 @@ def test_a_search_sets_its_model_and_searches_only_keys_that_exist(name):
 
         cfg.model.objective = "ccl"
         assert objective_name(cfg) == "ccl"
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_every_value_a_search_can_draw_passes_the_checks_made_before_data(name):
+    """A trial whose settings are refused ends the whole study, so each choice and each interval's
+    ends must pass validation (one key changed at a time, the rest at the experiment's values)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from gcfa_dgl.factory import objective_name
+
+    with initialize_config_module(CONFIG_PACKAGE, version_base="1.3"):
+        overrides = [f"hparams_search={name}", "experiment=table1"]
+        params = compose(config_name="config", overrides=overrides, return_hydra_config=True).hydra.sweeper.params
+        base = compose(config_name="config", overrides=overrides)
+    params = OmegaConf.to_container(params)
+    parser = OverridesParser.create()
+    for key, spec in params.items():
+        override = parser.parse_override(f"{key}={spec}")
+        if override.is_interval_sweep():
+            values = [override.value().start, override.value().end]
+        else:
+            values = list(override.sweep_iterator())
+        assert values, key
+        for v in values:
+            cfg = base.copy()
+            OmegaConf.update(cfg, key, v, merge=False)
+            validate(cfg)
+            objective_name(cfg)
