@@ -119,3 +119,27 @@ def test_quality_against_time_figure_for_models_with_timings(tmp_path):
     report.main([str(runs), "--metrics", "full/ndcg@20", "--bar-metric", "full/ndcg@20", "--out", str(tmp_path / "out")])
     for f in ("fig_quality_time.png", "fig_quality_time.svg", "fig_auc.png"):
         assert (tmp_path / "out" / f).stat().st_size > 0, f
+
+
+def test_archived_records_give_the_same_report_and_a_rerun_replaces_its_record(tmp_path):
+    runs = tmp_path / "multirun"
+    for i, (att, value) in enumerate([("true", 0.1), ("false", 0.08)]):
+        fake_run(runs, f"{i}_gcfa", "gcfa", 0, value, [5, 6])
+        (runs / f"{i}_gcfa" / ".hydra").mkdir()
+        (runs / f"{i}_gcfa" / ".hydra" / "config.yaml").write_text(f"model:\n  name: gcfa\n  attention: {att}\n")
+        (runs / f"{i}_gcfa" / "best.pt").write_bytes(b"weights")
+    kept = tmp_path / "docs" / "runs"
+    r = run_module("gcfa_dgl.archive", str(runs), "--to", str(kept))
+    assert r.returncode == 0, r.stderr
+    records = sorted(p.name for p in kept.iterdir())
+    assert len(records) == 2 and all(n.startswith("gcfa_seed0_") for n in records)
+    assert not list(kept.rglob("*.pt"))  # weights stay behind
+    report = [run_module("gcfa_dgl.report", str(d), "--metrics", "full/ndcg@20").stdout for d in (runs, kept)]
+    assert "attention=False" in report[0] and report[0] == report[1]
+    fake_run(tmp_path / "again", "0_gcfa", "gcfa", 0, 0.3, [5])  # the first config, run again
+    (tmp_path / "again" / "0_gcfa" / ".hydra").mkdir()
+    (tmp_path / "again" / "0_gcfa" / ".hydra" / "config.yaml").write_text("model:\n  name: gcfa\n  attention: true\n")
+    assert run_module("gcfa_dgl.archive", str(tmp_path / "again"), "--to", str(kept)).returncode == 0
+    assert sorted(p.name for p in kept.iterdir()) == records
+    assert any(json.loads(p.read_text())["test"]["full/ndcg@20"] == 0.3 for p in kept.rglob("metrics.json"))
+    assert "no finished run" in run_module("gcfa_dgl.archive", str(tmp_path / "none"), "--to", str(kept)).stderr

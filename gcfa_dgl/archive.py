@@ -1,0 +1,59 @@
+"""Keep the records of finished runs where they can be committed:
+
+    python -m gcfa_dgl.archive <run or multirun dirs> --to docs/runs/<name>
+
+A run directory holds weights and logs too big to keep; the report needs only its `metrics.json`,
+`timing.json` and `.hydra/config.yaml` (and `.hydra/overrides.yaml` says how it was started). This
+copies those files of every run below the given directories to `<to>/<model>_seed<seed>_<hash>/`,
+the hash taken from the run's config so a rerun of the same config replaces its record and a
+different config gets its own. `python -m gcfa_dgl.report <to>` then rebuilds the tables and
+figures without the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from data_prep.store import atomic_write_text
+
+KEPT = ("metrics.json", "timing.json", ".hydra/config.yaml", ".hydra/overrides.yaml")
+
+
+def record_name(run: Path) -> str:
+    """`<model>_seed<seed>_<first 8 hex digits of the config's SHA-1>`."""
+    m = json.loads((run / "metrics.json").read_text())
+    config = run / ".hydra" / "config.yaml"
+    digest = hashlib.sha1(config.read_bytes() if config.exists() else b"").hexdigest()[:8]
+    return f"{m['model']}_seed{m['seed']}_{digest}"
+
+
+def archive(dirs: list[Path], to: Path) -> list[Path]:
+    """Copy the kept files of every finished run below `dirs` into `to`; the records written."""
+    runs = sorted({p.parent for d in dirs for p in d.rglob("metrics.json")} - set(to.rglob("*")))
+    if not runs:
+        raise SystemExit(f"error: no finished run (metrics.json) below {', '.join(map(str, dirs))}")
+    written = []
+    for run in runs:
+        dest = to / record_name(run)
+        for rel in KEPT:
+            if (run / rel).exists():
+                atomic_write_text(dest / rel, (run / rel).read_text())
+        written.append(dest)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", type=Path, nargs="+", help="run or multirun directories")
+    ap.add_argument("--to", type=Path, required=True, help="where the records go, e.g. docs/runs/recbole_ml1m")
+    a = ap.parse_args(argv)
+    written = archive(a.dirs, a.to)
+    print(f"kept {len(written)} run record(s) in {a.to}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
