@@ -6,7 +6,8 @@ with a header
 that records what the search saw (dataset, monitor, best validation value and epoch, epoch cap,
 number of trials, the search's own overrides). The preset is used as
 `python -m gcfa_dgl.train experiment=... tuned=<dataset>_<model>`; the same config and seed give
-the recorded validation value again.
+the recorded validation value again. `--trials` prints every trial instead, best first, as a
+markdown table of its validation value, best epoch and searched values.
 """
 
 from __future__ import annotations
@@ -65,11 +66,38 @@ def preset(sweep: Path) -> tuple[str, str]:
     return f"{name}.yaml", "\n".join(head) + yaml.safe_dump(body, sort_keys=True)
 
 
+def _shown(val) -> str:
+    val = OmegaConf.to_container(val) if OmegaConf.is_config(val) else val
+    return f"{val:.3g}" if isinstance(val, float) else str(val)
+
+
+def trials_table(sweep: Path) -> str:
+    """Every trial of the search in `sweep`, best validation value first (markdown)."""
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    keys = sorted(results["best_params"])
+    rows = []
+    for path in sweep.glob("*/metrics.json"):
+        m, cfg = json.loads(path.read_text()), run_config(path.parent)
+        rows.append((m["best_valid"], [path.parent.name.split("_")[0], f"{m['best_valid']:.4f}",
+                                       f"{m['best_epoch']} of {cfg.train.epochs}"]
+                     + [_shown(OmegaConf.select(cfg, k)) for k in keys]))
+    rows.sort(key=lambda r: -r[0])
+    head = ["trial", f"valid {m['monitor']}", "best epoch", *keys]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for _, cells in rows]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sweep", type=Path, help="the sweep directory of a finished hparams_search run")
     ap.add_argument("--out", type=Path, default=Path("conf/tuned"), help="where presets go (default conf/tuned)")
+    ap.add_argument("--trials", action="store_true", help="print every trial as a markdown table instead")
     a = ap.parse_args(argv)
+    if a.trials:
+        if not (a.sweep / "optimization_results.yaml").exists():
+            raise SystemExit(f"error: {a.sweep / 'optimization_results.yaml'} not found: pass the directory of a finished hparams_search run")
+        print(trials_table(a.sweep), end="")
+        return
     name, text = preset(a.sweep)
     a.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(a.out / name, text)

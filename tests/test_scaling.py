@@ -67,6 +67,12 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert again["best_valid"] == result["best_value"]
+    # --trials: one row per trial, best first, with the searched values as the trials composed them.
+    table = run_module("gcfa_dgl.tuned", str(sweep), "--trials").stdout.splitlines()
+    assert len(table) == 2 + 4 and "model.attention" in table[0]
+    assert table[2].split(" | ")[1] == f"{result['best_value']:.4f}"
+    values = [float(row.split(" | ")[1]) for row in table[2:]]
+    assert values == sorted(values, reverse=True)
 
 
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):
