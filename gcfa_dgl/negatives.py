@@ -55,8 +55,10 @@ class VideoNegativeSampler(BaseNegativeSampler):
         src = src.repeat_interleave(self.k)
         dst = self._draw(g, len(src), videos)
         if self.reject_positives:
+            # Only redrawn pairs are checked again: the others are already known not to be positives.
+            bad = torch.arange(len(src))
             for _ in range(self.rounds):
-                bad = torch.nonzero(g.has_edges_between(src, dst, etype=RATES)).squeeze(1)
+                bad = bad[g.has_edges_between(src[bad], dst[bad], etype=RATES)]
                 if not len(bad):
                     break
                 dst[bad] = self._draw(g, len(bad), videos)

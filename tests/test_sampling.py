@@ -312,6 +312,15 @@ def test_negative_samplers():
     src, dst = VideoNegativeSampler(5, reject_positives=True)(g, {RATES: eids})[RATES]
     assert len(src) == 5 * len(eids)
     assert not g.has_edges_between(src, dst, etype=RATES).any()
+    # Same draws as re-checking every pair each round (only redrawn pairs are checked again).
+    torch.manual_seed(1)
+    fast = VideoNegativeSampler(5, reject_positives=True)(g, {RATES: eids})[RATES][1]
+    torch.manual_seed(1)
+    ref = torch.randint(0, 10, (5 * len(eids),))
+    users = g.find_edges(eids, etype=RATES)[0].repeat_interleave(5)
+    while (bad := torch.nonzero(g.has_edges_between(users, ref, etype=RATES)).squeeze(1)).numel():
+        ref[bad] = torch.randint(0, 10, (len(bad),))
+    assert torch.equal(fast, ref)
     _, dst = VideoNegativeSampler(50, distribution="popularity")(g, {RATES: eids})[RATES]
     deg = g.in_degrees(etype=RATES).double()
     freq = torch.bincount(dst, minlength=10).double() / len(dst)
