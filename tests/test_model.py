@@ -284,3 +284,21 @@ def test_contrastive_models_initialise_users_and_videos_as_two_tables():
     for rows, n in ((m.emb.weight[:600], 600), (m.emb.weight[600:], 200)):
         bound = math.sqrt(6 / (n + 16))
         assert 0.9 * bound < rows.abs().max().item() <= bound
+
+
+def test_neumf_training_scores_equal_its_row_aligned_definition(data):
+    """NeuMF's training step applies its first MLP layer per seed node, not per pair: the scores and
+    the L2 term equal score_pairs and ‖z‖² on the gathered rows."""
+    from gcfa_dgl.models.mf import NeuMF
+
+    torch.manual_seed(0)
+    model = NeuMF(data.n_users, data.n_videos, dim=8, l2=1e-3, dropout=0.0)
+    input_nodes, pair, neg, blocks = batch(data, 1)
+    pos, negs, reg = model(input_nodes, pair, neg, blocks)
+    seeds = blocks[-1].dstdata["_ID"]
+    zu, zv = model._z(seeds["user"], seeds["video"])
+    (u, v), (nu, nv) = model.pair_index(pair), model.pair_index(neg)
+    assert torch.allclose(pos, model.score_pairs(zu[u], zv[v]), atol=1e-6)
+    assert torch.allclose(negs, model.score_pairs(zu[nu], zv[nv]), atol=1e-6)
+    want = (zu[u].pow(2).sum() + zv[v].pow(2).sum() + zv[nv].pow(2).sum()) * 1e-3 / 2 / len(pos)
+    assert torch.allclose(reg, want)

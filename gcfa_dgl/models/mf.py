@@ -76,9 +76,28 @@ class NeuMF(Recommender):
         zu, zv = self._z(seeds["user"], seeds["video"])
         u, v = self.pair_index(pair_graph)
         nu, nv = self.pair_index(neg_graph)
-        pos, neg = self.score_pairs(zu[u], zv[v]), self.score_pairs(zu[nu], zv[nv])
-        reg = zu[u].pow(2).sum() + zv[v].pow(2).sum() + zv[nv].pow(2).sum()
+        parts = self._node_parts(zu, zv)
+        pos, neg = self._score_index(parts, u, v), self._score_index(parts, nu, nv)
+        # Σ over pairs of ‖z‖², from each seed's squared norm (no per-pair rows)
+        su, sv = zu.pow(2).sum(1), zv.pow(2).sum(1)
+        reg = su.index_select(0, u).sum() + sv.index_select(0, v).sum() + sv.index_select(0, nv).sum()
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
+
+    def _node_parts(self, zu, zv):
+        """What score_pairs computes per row but depends on one side only, once per seed node: the
+        first MLP layer split by sides, W [e_u ⊕ e_v] + b = (W_u e_u + b) + W_v e_v, and the GMF
+        branch's output weights folded into the user side."""
+        d, w = self.dim, self.first.weight
+        return (zu[:, d:] @ w[:, :d].T + self.first.bias, zv[:, d:] @ w[:, d:].T,
+                zu[:, :d] * self.out.weight[0, :d], zv[:, :d])
+
+    def _score_index(self, parts, u, v):
+        """score_pairs(zu[u], zv[v]) from `_node_parts`: per pair, only a gather, the hidden layers
+        and the output (a training batch has many more pairs than seed nodes)."""
+        a, b, gu, gv = parts
+        h = self.rest(torch.relu(a.index_select(0, u) + b.index_select(0, v)))
+        gmf = (gu.index_select(0, u) * gv.index_select(0, v)).sum(-1)
+        return gmf + h @ self.out.weight[0, self.dim :] + self.out.bias[0]
 
     def score_pairs(self, zu, zv):
         d = self.dim
