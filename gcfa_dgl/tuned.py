@@ -7,13 +7,15 @@ that records what the search saw (dataset, monitor, best validation value and ep
 number of trials, the search's own overrides). The preset is used as
 `python -m gcfa_dgl.train experiment=... tuned=<dataset>_<model>`; the same config and seed give
 the recorded validation value again. `--trials` prints every trial instead, best first, as a
-markdown table of its validation value, best epoch and searched values.
+markdown table of its validation value, best epoch and searched values. `--presets <files>`
+prints one row per saved preset (the winners side by side), read back from the files alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,12 +89,46 @@ def trials_table(sweep: Path) -> str:
     return "\n".join(lines + ["| " + " | ".join(cells) + " |" for _, cells in rows]) + "\n"
 
 
+HEADER = re.compile(r"# (\S+) tuned on (\S+): best validation (\S+) ([0-9.]+)\n# at epoch (\d+) of (\d+), the best of (\d+) trials")
+COMMON = ("model.objective", "sampler.num_negatives", "model.lr", "model.l2", "model.dim")
+
+
+def presets_table(files: list[Path]) -> str:
+    """One row per preset file, best validation value first: what its search found and its values
+    (markdown). The model's own settings share one column."""
+    rows = []
+    for f in files:
+        text = f.read_text()
+        head = HEADER.search(text)
+        if head is None:
+            raise SystemExit(f"error: {f}: no header of python -m gcfa_dgl.tuned (is it a tuned preset?)")
+        model, _, monitor, best, epoch, cap, n = head.groups()
+        flat = {f"{g}.{k}": v for g, kv in yaml.safe_load(text).items() if g != "defaults" for k, v in kv.items()}
+        if flat.get("model.objective") != "softmax":
+            flat.pop("model.temperature", None)  # only the softmax objective reads it
+        own = ", ".join(f"{k.split('.', 1)[1]}={_shown(v)}" for k, v in sorted(flat.items()) if k not in COMMON)
+        rows.append((float(best), [model, f"{float(best):.4f}", f"{epoch} of {cap}", n,
+                                   *(_shown(flat.get(k, "")) for k in COMMON), own]))
+    rows.sort(key=lambda r: -r[0])
+    head = ["model", f"valid {monitor}", "best epoch", "trials", "objective", "negatives", "lr", "L2", "dim", "its own settings"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for _, cells in rows]) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("sweep", type=Path, help="the sweep directory of a finished hparams_search run")
+    ap.add_argument("sweep", type=Path, nargs="+",
+                    help="the sweep directory of a finished hparams_search run (with --presets: preset files)")
     ap.add_argument("--out", type=Path, default=Path("conf/tuned"), help="where presets go (default conf/tuned)")
     ap.add_argument("--trials", action="store_true", help="print every trial as a markdown table instead")
+    ap.add_argument("--presets", action="store_true", help="print the given preset files side by side (markdown)")
     a = ap.parse_args(argv)
+    if a.presets:
+        print(presets_table(a.sweep), end="")
+        return
+    if len(a.sweep) > 1:
+        ap.error("one sweep directory at a time (several files only with --presets)")
+    a.sweep = a.sweep[0]
     if a.trials:
         if not (a.sweep / "optimization_results.yaml").exists():
             raise SystemExit(f"error: {a.sweep / 'optimization_results.yaml'} not found: pass the directory of a finished hparams_search run")

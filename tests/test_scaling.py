@@ -73,6 +73,11 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     assert table[2].split(" | ")[1] == f"{result['best_value']:.4f}"
     values = [float(row.split(" | ")[1]) for row in table[2:]]
     assert values == sorted(values, reverse=True)
+    # --presets: the saved winner read back from its file alone.
+    row = run_module("gcfa_dgl.tuned", str(saved), "--presets").stdout.splitlines()[2].split(" | ")
+    assert row[0] == "| gcfa" and row[1] == f"{result['best_value']:.4f}" and row[3] == "4"
+    assert row[4] == str(result["best_params"]["model.objective"])
+    assert ("temperature=" in row[-1]) == (row[4] == "softmax") and "propagation_layers=" in row[-1]
 
 
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):
