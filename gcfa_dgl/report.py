@@ -46,6 +46,10 @@ def _settings(run: Path) -> dict[str, str]:
     for k in ("mode", "alpha", "fanouts", "kernel", "scope"):
         if k in cfg.get("sampler", {}):
             out[f"sampler.{k}"] = str(cfg["sampler"][k])
+    overrides = Path(run) / ".hydra" / "overrides.yaml"
+    for o in OmegaConf.load(overrides) if overrides.exists() else []:
+        if str(o).startswith("tuned="):
+            out["tuned"] = str(o).split("=", 1)[1]
     return out
 
 
@@ -60,21 +64,23 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
             runs.append((path.parent, m, t, _settings(path.parent)))
     # A variant is how a run differs from the other runs of its dataset and model: each setting
     # that varies is shown when it departs from its most common value (an ablation's reference
-    # row has no label), or always when no value is the most common (a grid sweep).
-    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    # row has no label), or always when no value is the most common (a grid sweep). A run of a
+    # tuned preset is named by its preset and compared only with runs of the same preset.
+    groups: dict[tuple[str, str, str | None], list[dict[str, str]]] = {}
     for _, m, _, st in runs:
-        groups.setdefault((m["dataset"], m["model"]), []).append(st)
-    modes: dict[tuple[str, str], dict[str, str | None]] = {}
+        groups.setdefault((m["dataset"], m["model"], st.get("tuned")), []).append(st)
+    modes: dict[tuple[str, str, str | None], dict[str, str | None]] = {}
     for key, group in groups.items():
         modes[key] = {}
-        for k in sorted(set().union(*group)):
+        for k in sorted(set().union(*group) - {"tuned"}):
             counts = Counter(g.get(k) for g in group).most_common()
             if len(counts) > 1:
                 modes[key][k] = counts[0][0] if counts[0][1] > counts[1][1] else None
     rows = []
     for run, m, t, st in runs:
-        mode = modes[(m["dataset"], m["model"])]
-        variant = ", ".join(f"{k}={st.get(k)}" for k, v in mode.items() if v is None or st.get(k) != v)
+        mode = modes[(m["dataset"], m["model"], st.get("tuned"))]
+        variant = ", ".join(([f"tuned={st['tuned']}"] if "tuned" in st else [])
+                            + [f"{k}={st.get(k)}" for k, v in mode.items() if v is None or st.get(k) != v])
         secs, best = t.get("epoch_seconds", []), m.get("best_epoch", 0)
         elapsed = t.get("elapsed_seconds") or []
         # wall time to the kept model: to the end of the best epoch, or a closed form's fits

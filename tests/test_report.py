@@ -83,6 +83,18 @@ def test_one_at_a_time_ablation_labels_only_the_change(tmp_path):
     assert "| attention=False | 1 | 0.0550 (-50.0%) |" in ablation
 
 
+def test_a_tuned_run_is_named_by_its_preset_and_kept_apart_from_the_defaults(tmp_path):
+    runs = tmp_path / "runs"
+    ablation_runs(runs, [("faithful", "pooling", "true", 0, 0.10), ("faithful", "pooling", "true", 1, 0.12),
+                         ("tuned", "mean", "false", 0, 0.15), ("tuned", "mean", "false", 1, 0.17)])
+    for seed in (0, 1):
+        (runs / f"tuned{seed}" / ".hydra" / "overrides.yaml").write_text(f"- tuned=toy_gcfa\n- seed={seed}\n")
+    r = run_module("gcfa_dgl.report", str(runs), "--metrics", "full/ndcg@20", "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    assert "| gcfa | 2 | 0.1100 ± 0.0141 |" in r.stdout
+    assert "| gcfa (tuned=toy_gcfa) | 2 | **0.1600 ± 0.0141** |" in r.stdout
+
+
 def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
     runs = tmp_path / "runs"
     # reference 0.10 / 0.12 / 0.20 on seeds 0, 1, 2; mean aggregator +10 % and -20 % on seeds 0 and 1
