@@ -302,3 +302,15 @@ def test_neumf_training_scores_equal_its_row_aligned_definition(data):
     assert torch.allclose(negs, model.score_pairs(zu[nu], zv[nv]), atol=1e-6)
     want = (zu[u].pow(2).sum() + zv[v].pow(2).sum() + zv[nv].pow(2).sum()) * 1e-3 / 2 / len(pos)
     assert torch.allclose(reg, want)
+
+
+@pytest.mark.parametrize("n_pairs", [5, 400])
+def test_mlp_scorer_on_indexed_pairs_equals_its_definition(n_pairs):
+    """With few pairs the rows are gathered first; with many, the first layer runs per row (GraphRec
+    with many negatives per positive)."""
+    from gcfa_dgl.models.base import MLPScorer
+
+    torch.manual_seed(0)
+    scorer, zu, zv = MLPScorer(8, 6), torch.randn(10, 8), torch.randn(12, 8)
+    u, v = torch.randint(0, 10, (n_pairs,)), torch.randint(0, 12, (n_pairs,))
+    assert torch.allclose(scorer.index(zu, zv, u, v), scorer(zu[u], zv[v]), atol=1e-6)

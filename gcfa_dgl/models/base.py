@@ -123,6 +123,16 @@ class MLPScorer(nn.Module):
     def forward(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
         return self.last(self.drop(torch.relu(self.first(torch.cat([zu, zv], dim=-1))))).squeeze(-1)
 
+    def index(self, zu: torch.Tensor, zv: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """forward(zu[u], zv[v]). With more pairs than rows (many negatives per positive) the first
+        layer is applied per row, split by sides, and only its output is gathered per pair."""
+        if len(u) <= len(zu) + len(zv):
+            return self(zu.index_select(0, u), zv.index_select(0, v))
+        w = self.first.weight
+        a = zu @ w[:, : self.dim].T + self.first.bias
+        b = zv @ w[:, self.dim :].T
+        return self.last(self.drop(torch.relu(a.index_select(0, u) + b.index_select(0, v)))).squeeze(-1)
+
     def matrix(self, zu: torch.Tensor, zv: torch.Tensor) -> torch.Tensor:
         w_u, w_v = self.first.weight[:, : self.dim], self.first.weight[:, self.dim :]
         a = zu @ w_u.T + self.first.bias

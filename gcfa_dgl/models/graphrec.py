@@ -95,7 +95,7 @@ class GraphRec(Recommender):
         zv = self.item_space(last, raw_last)["video"]
         u, v = self.pair_index(pair_graph)
         nu, nv = self.pair_index(neg_graph)
-        pos, neg = self.predictor(zu[u], zv[v]), self.predictor(zu[nu], zv[nv])
+        pos, neg = self.predictor.index(zu, zv, u, v), self.predictor.index(zu, zv, nu, nv)
         need = self.reached([last])
         reg = sum(p[need[nt]].pow(2).sum() for nt, p in raw_last.items())
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
