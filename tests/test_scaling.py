@@ -80,6 +80,33 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     assert ("temperature=" in row[-1]) == (row[4] == "softmax") and "propagation_layers=" in row[-1]
 
 
+def test_an_interrupted_search_resumes_to_the_trials_of_an_uninterrupted_one(tiny_processed, tmp_path):
+    import optuna
+
+    def search(sweep: Path, n: int) -> str:
+        r = run_module("gcfa_dgl.train", "hparams_search=bpr", *SHORT, f"paths.processed_dir={tiny_processed}",
+                       f"hydra.sweep.dir={sweep}", f"hydra.sweeper.n_trials={n}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        return r.stdout + r.stderr
+
+    def study(sweep: Path):
+        return optuna.load_study(study_name="bpr", storage=f"sqlite:///{sweep}/optuna.db")
+
+    def finished(sweep: Path) -> list:
+        return [(t.params, t.value) for t in study(sweep).trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    search(whole, 4)
+    search(cut, 2)
+    study(cut).ask()  # a third trial asked and never told: a search killed while it ran
+    assert "2 of 4 trials done, 2 to go" in search(cut, 4)
+    assert len(finished(whole)) == 4 and finished(cut) == finished(whole)
+    assert len(runs(cut)) == 4 and [t.state.name for t in study(cut).trials].count("FAIL") == 1
+    best = [yaml.safe_load((d / "optimization_results.yaml").read_text()) for d in (whole, cut)]
+    assert best[0] == best[1]
+    assert "4 of 4 trials done, 0 to go" in search(cut, 4) and len(runs(cut)) == 4
+
+
 def test_joblib_launcher_runs_in_parallel_with_shared_cores(tiny_processed, tmp_path):
     sweep = tmp_path / "joblib"
     r = run_module("gcfa_dgl.train", "-m", *SHORT, f"paths.processed_dir={tiny_processed}", f"hydra.sweep.dir={sweep}",
