@@ -12,8 +12,8 @@ help:
 	@echo "make install          create $(VENV) and install gcfa-dgl with its dev extra (no-op when up to date)"
 	@echo "make data [DATASET=ml100k] [ARGS='key=value ...']   prepare a dataset (no-op when up to date)"
 	@echo "make train [ARGS='key=value ...']   GCFA on MovieLens-100K end to end: install, data, train, evaluate"
-	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2] [TUNED=1]   GCFA, the baselines and popularity (TUNED=1: the tuned presets); tables and figures in reports/"
-	@echo "make tune [DATASET=ml100k] [TUNE_MODELS=...]   each learned model's search on the same budget, winners saved to conf/tuned/"
+	@echo "make table1 [DATASET=ml100k] [SEEDS=0,1,2] [TUNED=1 [TUNED_ON=ml100k]]   GCFA, the baselines and popularity (TUNED=1: the tuned presets, of TUNED_ON's searches); tables and figures in reports/"
+	@echo "make tune [DATASET=ml100k] [TUNE_MODELS=...]   each learned model's search on the same budget, winners saved to conf/tuned/ (run again: resumes)"
 	@echo "make ablation [DATASET=ml100k] [SEEDS=0,1,2]   GCFA with one component changed per run; reports/ablation/"
 	@echo "make recbole [SEEDS=0,1,2]   every model in RecBole-GNN's published ML-1M setting (published models with its tuned values)"
 	@echo "make sweep            a 2 x 2 grid (lr x dim) on small synthetic data, two runs at a time, and its report"
@@ -52,6 +52,8 @@ TUNE_MODELS ?= bpr neumf lightgcn simgcl xsimgcl gcmc graphrec gcfa
 comma := ,
 space := $(subst ,, )
 TUNE_EPOCHS ?= 100
+# make table1 TUNED=1 TUNED_ON=ml100k: the winners of another dataset's searches (a transfer).
+TUNED_ON ?= $(DATASET)
 tune: install
 	for m in $(TUNE_MODELS); do \
 	  $(PY) -m gcfa_dgl.train hparams_search=$$m experiment=$(EXPERIMENT) dataset=$(DATASET) train.epochs=$(TUNE_EPOCHS) \
@@ -64,7 +66,7 @@ table1: install
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=pop hydra.sweep.dir=$(TABLE1)/pop $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) model=ease hydra.sweep.dir=$(TABLE1)/ease $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=$(EXPERIMENT) dataset=$(DATASET) train.epochs=$(TUNE_EPOCHS) seed=$(SEEDS) \
-	  tuned=$(subst $(space),$(comma),$(addprefix $(DATASET)_,$(TUNE_MODELS))) \
+	  tuned=$(subst $(space),$(comma),$(addprefix $(TUNED_ON)_,$(TUNE_MODELS))) \
 	  hydra.sweep.dir=$(TABLE1)/tuned $(ARGS)
 	$(PY) -m gcfa_dgl.report $(TABLE1) --out reports/table1/$(DATASET)
 else
