@@ -164,7 +164,9 @@ class GCFA(Recommender):
 
     def _score(self, pair_graph, z):
         u, v = self.pair_index(pair_graph)
-        return self.score_pairs(z["user"].index_select(0, u), z["video"].index_select(0, v))
+        if self.predictor is not None:
+            return self.predictor.index(z["user"], z["video"], u, v)
+        return self.dot(z["user"].index_select(0, u), z["video"].index_select(0, v))
 
     def score_pairs(self, zu, zv):
         return self.predictor(zu, zv) if self.predictor is not None else self.dot(zu, zv)
