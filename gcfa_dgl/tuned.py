@@ -6,8 +6,8 @@ with a header
 that records what the search saw (dataset, monitor, best validation value and epoch, epoch cap,
 number of trials, the search's own overrides). The preset is used as
 `python -m gcfa_dgl.train experiment=... tuned=<dataset>_<model>`; the same config and seed give
-the recorded validation value again. `--trials` prints every trial instead, best first, as a
-markdown table of its validation value, best epoch and searched values. `--presets <files>`
+the recorded validation value again. `--trials` prints every finished trial instead, best first,
+as a markdown table of its validation value, best epoch and searched values (also mid-search). `--presets <files>`
 prints one row per saved preset (the winners side by side), read back from the files alone.
 """
 
@@ -74,11 +74,19 @@ def _shown(val) -> str:
 
 
 def trials_table(sweep: Path) -> str:
-    """Every trial of the search in `sweep`, best validation value first (markdown)."""
-    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    keys = sorted(results["best_params"])
+    """Every finished trial of the search in `sweep`, best validation value first (markdown); also
+    while the search runs or after it was stopped (the searched keys then come from a trial's
+    Hydra config)."""
+    done = list(sweep.glob("*/metrics.json"))
+    results = sweep / "optimization_results.yaml"
+    if results.exists():
+        keys = sorted(yaml.safe_load(results.read_text())["best_params"])
+    elif done:
+        keys = sorted(OmegaConf.load(done[0].parent / ".hydra" / "hydra.yaml").hydra.sweeper.params)
+    else:
+        raise SystemExit(f"error: {sweep} has no finished trial yet: pass the directory of an hparams_search run")
     rows = []
-    for path in sweep.glob("*/metrics.json"):
+    for path in done:
         m, cfg = json.loads(path.read_text()), run_config(path.parent)
         rows.append((m["best_valid"], [path.parent.name.split("_")[0], f"{m['best_valid']:.4f}",
                                        f"{m['best_epoch']} of {cfg.train.epochs}"]
@@ -130,8 +138,6 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("one sweep directory at a time (several files only with --presets)")
     a.sweep = a.sweep[0]
     if a.trials:
-        if not (a.sweep / "optimization_results.yaml").exists():
-            raise SystemExit(f"error: {a.sweep / 'optimization_results.yaml'} not found: pass the directory of a finished hparams_search run")
         print(trials_table(a.sweep), end="")
         return
     name, text = preset(a.sweep)

@@ -78,6 +78,9 @@ def test_optuna_search_records_the_best_trial(tiny_processed, tmp_path):
     assert row[0] == "| gcfa" and row[1] == f"{result['best_value']:.4f}" and row[3] == "4"
     assert row[4] == str(result["best_params"]["model.objective"])
     assert ("temperature=" in row[-1]) == (row[4] == "softmax") and "propagation_layers=" in row[-1]
+    # --trials also reads a search that has not written its results yet (running or stopped).
+    (sweep / "optimization_results.yaml").unlink()
+    assert run_module("gcfa_dgl.tuned", str(sweep), "--trials").stdout.splitlines() == table
 
 
 def test_an_interrupted_search_resumes_to_the_trials_of_an_uninterrupted_one(tiny_processed, tmp_path):
