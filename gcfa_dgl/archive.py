@@ -8,6 +8,13 @@ copies those files of every run below the given directories to `<to>/<model>_see
 the hash taken from the run's config so a rerun of the same config replaces its record and a
 different config gets its own. `python -m gcfa_dgl.report <to>` then rebuilds the tables and
 figures without the runs.
+
+    python -m gcfa_dgl.archive <search sweep dir> --search --to <dir>
+
+keeps a search (`hparams_search`, stopped or finished) instead: its Optuna study and sampler state
+and each trial's records under the trial's own directory name, so `<dir>` is a sweep directory
+again. `python -m gcfa_dgl.tuned <dir>` reads it, and the search command with
+`hydra.sweep.dir=<dir>` (or a copy back where it ran) continues it on any machine.
 """
 
 from __future__ import annotations
@@ -18,9 +25,10 @@ import json
 import sys
 from pathlib import Path
 
-from data_prep.store import atomic_write_text
+from data_prep.store import atomic_write, atomic_write_text
 
 KEPT = ("metrics.json", "timing.json", ".hydra/config.yaml", ".hydra/overrides.yaml")
+SEARCH = ("optuna_sampler.json", "optimization_results.yaml")  # beside optuna.db
 
 
 def record_name(run: Path) -> str:
@@ -46,11 +54,53 @@ def archive(dirs: list[Path], to: Path) -> list[Path]:
     return written
 
 
+def _copy_study(src: Path, dest: Path) -> None:
+    """A consistent copy of a SQLite study (the backup API), written atomically."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "study.db"
+        a, b = sqlite3.connect(src), sqlite3.connect(copy)
+        try:
+            a.backup(b)
+        finally:
+            a.close()
+            b.close()
+        data = copy.read_bytes()
+    atomic_write(dest, lambda f: f.write(data))
+
+
+def archive_search(sweep: Path, to: Path) -> list[Path]:
+    """Copy a search's study, sampler state, results and finished trials' records to `to`, each
+    trial under its own directory name; the trial records written."""
+    if not (sweep / "optuna.db").exists():
+        raise SystemExit(f"error: {sweep / 'optuna.db'} not found: pass the sweep directory of an hparams_search run")
+    _copy_study(sweep / "optuna.db", to / "optuna.db")
+    for name in SEARCH:
+        if (sweep / name).exists():
+            atomic_write_text(to / name, (sweep / name).read_text())
+    written = []
+    for run in sorted(p.parent for p in sweep.glob("*/metrics.json")):
+        for rel in (*KEPT, ".hydra/hydra.yaml"):
+            if (run / rel).exists():
+                atomic_write_text(to / run.name / rel, (run / rel).read_text())
+        written.append(to / run.name)
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", type=Path, nargs="+", help="run or multirun directories")
     ap.add_argument("--to", type=Path, required=True, help="where the records go, e.g. docs/runs/recbole_ml1m")
+    ap.add_argument("--search", action="store_true", help="keep one search's study and trials (a sweep directory)")
     a = ap.parse_args(argv)
+    if a.search:
+        if len(a.dirs) != 1:
+            ap.error("--search keeps one search at a time")
+        written = archive_search(a.dirs[0], a.to)
+        print(f"kept the study and {len(written)} finished trial(s) in {a.to}", file=sys.stderr)
+        return
     written = archive(a.dirs, a.to)
     print(f"kept {len(written)} run record(s) in {a.to}", file=sys.stderr)
 

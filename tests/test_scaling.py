@@ -98,10 +98,14 @@ def test_an_interrupted_search_resumes_to_the_trials_of_an_uninterrupted_one(tin
     def finished(sweep: Path) -> list:
         return [(t.params, t.value) for t in study(sweep).trials if t.state == optuna.trial.TrialState.COMPLETE]
 
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole, stopped, cut = tmp_path / "whole", tmp_path / "stopped", tmp_path / "cut"
     search(whole, 4)
-    search(cut, 2)
-    study(cut).ask()  # a third trial asked and never told: a search killed while it ran
+    search(stopped, 2)
+    study(stopped).ask()  # a third trial asked and never told: a search killed while it ran
+    # kept without weights (as on another machine) and continued there
+    r = run_module("gcfa_dgl.archive", str(stopped), "--search", "--to", str(cut))
+    assert r.returncode == 0 and "2 finished trial(s)" in r.stderr, r.stderr
+    assert not list(cut.rglob("*.pt")) and (cut / "optuna.db").exists()
     assert "2 of 4 trials done, 2 to go" in search(cut, 4)
     assert len(finished(whole)) == 4 and finished(cut) == finished(whole)
     assert len(runs(cut)) == 4 and [t.state.name for t in study(cut).trials].count("FAIL") == 1
