@@ -71,6 +71,18 @@ def _copy_study(src: Path, dest: Path) -> None:
     atomic_write(dest, lambda f: f.write(data))
 
 
+def _counted_trials(db: Path) -> int:
+    """Trials of the study in `db` that count toward its budget (all but those cut off)."""
+    import optuna
+
+    from gcfa_dgl.search_resume import INTERRUPTED
+
+    url = f"sqlite:///{db}"
+    (summary,) = optuna.study.get_all_study_summaries(storage=url)
+    trials = optuna.load_study(study_name=summary.study_name, storage=url).trials
+    return sum(not t.user_attrs.get(INTERRUPTED) and t.state != optuna.trial.TrialState.RUNNING for t in trials)
+
+
 def archive_search(sweep: Path, to: Path) -> list[Path]:
     """Copy a search's study, sampler state, results and finished trials' records to `to`, each
     trial under its own directory name; the trial records written."""
@@ -80,6 +92,11 @@ def archive_search(sweep: Path, to: Path) -> list[Path]:
     for name in SEARCH:
         if (sweep / name).exists():
             atomic_write_text(to / name, (sweep / name).read_text())
+    states = to / "optuna_sampler.json"
+    if states.exists():  # a continuation needs only the state after the trials that count
+        saved = json.loads(states.read_text())
+        key = str(_counted_trials(to / "optuna.db"))
+        atomic_write_text(states, json.dumps({key: saved[key]} if key in saved else saved))
     written = []
     for run in sorted(p.parent for p in sweep.glob("*/metrics.json")):
         for rel in (*KEPT, ".hydra/hydra.yaml"):
