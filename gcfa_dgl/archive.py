@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from data_prep.store import atomic_write, atomic_write_text
+from gcfa_dgl.search_resume import INTERRUPTED
 
 KEPT = ("metrics.json", "timing.json", ".hydra/config.yaml", ".hydra/overrides.yaml")
 SEARCH = ("optuna_sampler.json", "optimization_results.yaml")  # beside optuna.db
@@ -74,8 +75,6 @@ def _copy_study(src: Path, dest: Path) -> None:
 def _counted_trials(db: Path) -> int:
     """Trials of the study in `db` that count toward its budget (all but those cut off)."""
     import optuna
-
-    from gcfa_dgl.search_resume import INTERRUPTED
 
     url = f"sqlite:///{db}"
     (summary,) = optuna.study.get_all_study_summaries(storage=url)
