@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from data_prep.store import atomic_write, atomic_write_text
-from gcfa_dgl.search_resume import INTERRUPTED
+from gcfa_dgl.search_resume import cut_off
 
 KEPT = ("metrics.json", "timing.json", ".hydra/config.yaml", ".hydra/overrides.yaml")
 SEARCH = ("optuna_sampler.json", "optimization_results.yaml")  # beside optuna.db
@@ -79,7 +79,7 @@ def _counted_trials(db: Path) -> int:
     url = f"sqlite:///{db}"
     (summary,) = optuna.study.get_all_study_summaries(storage=url)
     trials = optuna.load_study(study_name=summary.study_name, storage=url).trials
-    return sum(not t.user_attrs.get(INTERRUPTED) and t.state != optuna.trial.TrialState.RUNNING for t in trials)
+    return sum(not cut_off(t) for t in trials)
 
 
 def archive_search(sweep: Path, to: Path) -> list[Path]:

@@ -56,6 +56,14 @@ def _restore(sampler: Any, saved: dict[str, list]) -> None:
         rng.set_state(_decode(saved[key]))
 
 
+def cut_off(trial: Any) -> bool:
+    """Whether a trial was cut off by an interruption (running when the search stopped, or marked
+    so by a resume): it does not count toward the search's budget."""
+    from optuna.trial import TrialState
+
+    return bool(trial.user_attrs.get(INTERRUPTED)) or trial.state == TrialState.RUNNING
+
+
 def resume_study(impl: Any, sweep_dir: Path) -> None:
     """Prepare the sweeper `impl` to continue the study in its storage, if it has trials."""
     import optuna
@@ -72,7 +80,7 @@ def resume_study(impl: Any, sweep_dir: Path) -> None:
         if t.state == TrialState.RUNNING:  # cut off by the interruption
             study._storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
             study._storage.set_trial_state(t._trial_id, TrialState.FAIL)
-    lost = sum(bool(t.user_attrs.get(INTERRUPTED)) or t.state == TrialState.RUNNING for t in trials)
+    lost = sum(map(cut_off, trials))
     impl._gcfa_lost = lost
     done = len(trials) - lost
     total = impl.n_trials

@@ -73,6 +73,12 @@ def _shown(val) -> str:
     return f"{val:.3g}" if isinstance(val, float) else str(val)
 
 
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    """A markdown table of text cells."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in rows]) + "\n"
+
+
 def trials_table(sweep: Path) -> str:
     """Every finished trial of the search in `sweep`, best validation value first (markdown); also
     while the search runs or after it was stopped (the searched keys then come from a trial's
@@ -92,9 +98,7 @@ def trials_table(sweep: Path) -> str:
                                        f"{m['best_epoch']} of {cfg.train.epochs}"]
                      + [_shown(OmegaConf.select(cfg, k)) for k in keys]))
     rows.sort(key=lambda r: -r[0])
-    head = ["trial", f"valid {m['monitor']}", "best epoch", *keys]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for _, cells in rows]) + "\n"
+    return _table(["trial", f"valid {m['monitor']}", "best epoch", *keys], [cells for _, cells in rows])
 
 
 HEADER = re.compile(r"# (\S+) tuned on (\S+): best validation (\S+) ([0-9.]+)\n# at epoch (\d+) of (\d+), the best of (\d+) trials")
@@ -118,9 +122,8 @@ def presets_table(files: list[Path]) -> str:
         rows.append((float(best), [model, f"{float(best):.4f}", f"{epoch} of {cap}", n,
                                    *(_shown(flat.get(k, "")) for k in COMMON), own]))
     rows.sort(key=lambda r: -r[0])
-    head = ["model", f"valid {monitor}", "best epoch", "trials", "objective", "negatives", "lr", "L2", "dim", "its own settings"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for _, cells in rows]) + "\n"
+    return _table(["model", f"valid {monitor}", "best epoch", "trials", "objective", "negatives", "lr", "L2", "dim",
+                   "its own settings"], [cells for _, cells in rows])
 
 
 def main(argv: list[str] | None = None) -> None:
