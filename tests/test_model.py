@@ -314,3 +314,59 @@ def test_mlp_scorer_on_indexed_pairs_equals_its_definition(n_pairs):
     scorer, zu, zv = MLPScorer(8, 6), torch.randn(10, 8), torch.randn(12, 8)
     u, v = torch.randint(0, 10, (n_pairs,)), torch.randint(0, 12, (n_pairs,))
     assert torch.allclose(scorer.index(zu, zv, u, v), scorer(zu[u], zv[v]), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["bpr", "lightgcn", "gcfa"])
+@pytest.mark.parametrize("cosine", [False, True])
+def test_dot_training_scores_equal_their_row_aligned_definition(data, name, cosine):
+    """Dot-product models score a batch's pairs in place (DGL's SDDMM) and take L2 from per-row
+    norms: the scores, their gradients and the L2 term equal `dot` and ‖z‖² on gathered rows."""
+    from gcfa_dgl.models.lightgcn import LightGCN
+    from gcfa_dgl.models.mf import BPR
+
+    torch.manual_seed(0)
+    model = {"bpr": lambda: BPR(data.n_users, data.n_videos, dim=8, l2=1e-3),
+             "lightgcn": lambda: LightGCN(data.n_users, data.n_videos, graph=data.graph, dim=8, l2=1e-3),
+             "gcfa": lambda: make(data, predictor="dot")}[name]()
+    model.cosine = cosine
+    _, pair, neg, _ = batch(data, 1)
+    zu = torch.randn(pair.num_nodes("user"), 8, requires_grad=True)
+    zv = torch.randn(pair.num_nodes("video"), 8, requires_grad=True)
+    (u, v), (nu, nv) = model.pair_index(pair), model.pair_index(neg)
+    assert len(nu) > zv.shape[0]  # repeats: more negative pairs than videos
+    got = torch.cat([model.dot_pairs(pair, zu, zv), model.dot_pairs(neg, zu, zv)])
+    want = torch.cat([model.dot(zu[u], zv[v]), model.dot(zu[nu], zv[nv])])
+    assert torch.allclose(got, want, atol=1e-6)
+    w = torch.randn(len(got))
+    g_got = torch.autograd.grad((got * w).sum(), (zu, zv))
+    g_want = torch.autograd.grad((want * w).sum(), (zu, zv))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g_got, g_want))
+    assert torch.allclose(model.sq_norms(zv, nv), zv[nv].pow(2).sum())
+
+
+@pytest.mark.parametrize("name", ["bpr", "lightgcn"])
+def test_dot_baselines_forward_equals_gathered_scores(data, name):
+    """The whole training forward of BPR and LightGCN: scores and L2 as on gathered seed rows."""
+    from gcfa_dgl.models.lightgcn import LightGCN
+    from gcfa_dgl.models.mf import BPR
+
+    torch.manual_seed(0)
+    if name == "bpr":
+        model = BPR(data.n_users, data.n_videos, dim=8, l2=1e-3)
+    else:
+        model = LightGCN(data.n_users, data.n_videos, graph=data.graph, dim=8, l2=1e-3)
+    input_nodes, pair, neg, blocks = batch(data, 1)
+    pos, negs, reg = model(input_nodes, pair, neg, blocks)
+    seeds = blocks[-1].dstdata["_ID"]
+    if name == "bpr":
+        zu, zv = model.user(seeds["user"]), model.video(seeds["video"])
+        eu, ev = zu, zv
+    else:
+        z = model.propagate()
+        zu, zv = z[seeds["user"]], z[seeds["video"] + data.n_users]
+        eu, ev = model.emb.weight[seeds["user"]], model.emb.weight[seeds["video"] + data.n_users]
+    (u, v), (nu, nv) = model.pair_index(pair), model.pair_index(neg)
+    assert torch.allclose(pos, (zu[u] * zv[v]).sum(-1), atol=1e-5)
+    assert torch.allclose(negs, (zu[nu] * zv[nv]).sum(-1), atol=1e-5)
+    want = (eu[u].pow(2).sum() + ev[v].pow(2).sum() + ev[nv].pow(2).sum()) * 1e-3 / 2 / len(pos)
+    assert torch.allclose(reg, want, rtol=1e-5)

@@ -163,10 +163,10 @@ class GCFA(Recommender):
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
     def _score(self, pair_graph, z):
+        if self.predictor is None:
+            return self.dot_pairs(pair_graph, z["user"], z["video"])
         u, v = self.pair_index(pair_graph)
-        if self.predictor is not None:
-            return self.predictor.index(z["user"], z["video"], u, v)
-        return self.dot(z["user"].index_select(0, u), z["video"].index_select(0, v))
+        return self.predictor.index(z["user"], z["video"], u, v)
 
     def score_pairs(self, zu, zv):
         return self.predictor(zu, zv) if self.predictor is not None else self.dot(zu, zv)

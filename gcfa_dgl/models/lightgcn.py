@@ -112,10 +112,10 @@ class LightGCN(Recommender):
         users, videos = seeds["user"], seeds["video"] + self.n_users
         zu, zv = z[users], z[videos]
         u, v = self.pair_index(pair_graph)
-        nu, nv = self.pair_index(neg_graph)
-        pos, neg = self.dot(zu[u], zv[v]), self.dot(zu[nu], zv[nv])
+        _, nv = self.pair_index(neg_graph)
+        pos, neg = self.dot_pairs(pair_graph, zu, zv), self.dot_pairs(neg_graph, zu, zv)
         ego = self.emb.weight
-        reg = ego[users[u]].pow(2).sum() + ego[videos[v]].pow(2).sum() + ego[videos[nv]].pow(2).sum()
+        reg = self.sq_norms(ego, users[u]) + self.sq_norms(ego, videos[v]) + self.sq_norms(ego, videos[nv])
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
     @torch.no_grad()

@@ -37,9 +37,9 @@ class BPR(Recommender):
         seeds = blocks[-1].dstdata[dgl.NID]
         eu, ev = self.user(seeds["user"]), self.video(seeds["video"])
         u, v = self.pair_index(pair_graph)
-        nu, nv = self.pair_index(neg_graph)
-        pos, neg = self.dot(eu[u], ev[v]), self.dot(eu[nu], ev[nv])
-        reg = eu[u].pow(2).sum() + ev[v].pow(2).sum() + ev[nv].pow(2).sum()
+        _, nv = self.pair_index(neg_graph)
+        pos, neg = self.dot_pairs(pair_graph, eu, ev), self.dot_pairs(neg_graph, eu, ev)
+        reg = self.sq_norms(eu, u) + self.sq_norms(ev, v) + self.sq_norms(ev, nv)
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
     @torch.no_grad()
