@@ -27,6 +27,10 @@ class VideoNegativeSampler(BaseNegativeSampler):
     train positive of its user. Validation and test interactions are never consulted: knowing them would leak.
     """
 
+    # Train positives are looked up in a users x videos bitmap up to this many cells (one byte
+    # each), else by DGL's per-pair search, several times slower at tens of negatives per positive.
+    max_bitmap_cells = 1 << 26
+
     def __init__(self, k: int = 1, distribution: str = "uniform", reject_positives: bool = False,
                  rounds: int = 100) -> None:
         if k < 1:
@@ -39,6 +43,8 @@ class VideoNegativeSampler(BaseNegativeSampler):
         self.rounds = rounds
         self._probs: torch.Tensor | None = None
         self._graph_id: int | None = None
+        self._positives: torch.Tensor | None = None
+        self._positives_id: int | None = None
 
     def _draw(self, g, n: int, batch_videos: torch.Tensor) -> torch.Tensor:
         n_videos = g.num_nodes("video")
@@ -50,6 +56,18 @@ class VideoNegativeSampler(BaseNegativeSampler):
             self._probs, self._graph_id = draw_probabilities(g, self.distribution), id(g)
         return torch.multinomial(self._probs, n, replacement=True)
 
+    def _is_positive(self, g, users: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:
+        """Whether each (user, video) pair is an edge of the training graph `g`."""
+        n_videos = g.num_nodes("video")
+        if g.num_nodes("user") * n_videos > self.max_bitmap_cells:
+            return g.has_edges_between(users, videos, etype=RATES)
+        if self._positives is None or self._positives_id != id(g):
+            u, v = g.edges(etype=RATES)
+            self._positives = torch.zeros(g.num_nodes("user") * n_videos, dtype=torch.bool)
+            self._positives[u.long() * n_videos + v.long()] = True
+            self._positives_id = id(g)
+        return self._positives[users.long() * n_videos + videos.long()]
+
     def _generate(self, g, eids, canonical_etype):
         src, videos = g.find_edges(eids, etype=canonical_etype)
         src = src.repeat_interleave(self.k)
@@ -58,7 +76,7 @@ class VideoNegativeSampler(BaseNegativeSampler):
             # Only redrawn pairs are checked again: the others are already known not to be positives.
             bad = torch.arange(len(src))
             for _ in range(self.rounds):
-                bad = bad[g.has_edges_between(src[bad], dst[bad], etype=RATES)]
+                bad = bad[self._is_positive(g, src[bad], dst[bad])]
                 if not len(bad):
                     break
                 dst[bad] = self._draw(g, len(bad), videos)
