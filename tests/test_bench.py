@@ -110,6 +110,7 @@ def test_report_writes_every_section_and_keeps_what_surrounds_it(bench_dir, tmp_
         assert f"## {r['title']}" in text and f"{r['text']} Measured at commit `{r['commit']}`." in text
     assert re.search(r"Not measured: [^.]*\bsampler\b", text)  # a missing file is said, not hidden
     assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()
+    assert (tmp_path / "img" / "bench_best.png").exists() and "](img/bench_best.png)" in text
 
 
 def test_epoch_benchmark_rejects_a_zero_batch_count(capsys):

@@ -1,4 +1,4 @@
-"""docs/benchmarks.md's measured part from the JSON files of `make bench`, and its scaling plot.
+"""docs/benchmarks.md's measured part from the JSON files of `make bench`, and its two plots.
 
     python -m gcfa_dgl.bench.report [--bench docs/bench] [--doc docs/benchmarks.md] [--img docs/img]
 
@@ -47,14 +47,43 @@ def scaling_plot(results: list[dict], img: Path) -> str | None:
     return "img/bench_scaling.png"
 
 
+def best_plot(best: dict, img: Path) -> str | None:
+    """Test NDCG@20 against seconds to the best epoch, one labelled point per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = best["tables"][0]["columns"]
+    rows = [r for r in best["tables"][0]["rows"] if r[cols.index("s to best")] > 0]
+    if not rows:
+        return None
+    t, q = cols.index("s to best"), cols.index("test NDCG@20")
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.scatter([r[t] for r in rows], [r[q] for r in rows])
+    for r in rows:
+        ax.annotate(r[0], (r[t], r[q]), textcoords="offset points", xytext=(4, 3), fontsize=8)
+    ax.set(xscale="log", xlabel="seconds to the best validation epoch", ylabel="test NDCG@20",
+           title="quality against training time")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    img.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(img / f"bench_best.{ext}", dpi=110)
+    plt.close(fig)
+    return "img/bench_best.png"
+
+
 def render(bench: Path, img: Path) -> str:
     results = {n: json.loads((bench / f"{n}.json").read_text()) for n in ORDER if (bench / f"{n}.json").exists()}
     lines = [BEGIN, "", f"Written by `make bench-report` at commit `{git_commit()}` from the JSON files of `make bench`. "
              "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
-    plot = scaling_plot(list(results.values()), img)
+    plots = {"epoch": ("time and memory against interactions", scaling_plot(list(results.values()), img)),
+             "best": ("test NDCG@20 against seconds to the best epoch", best_plot(results["best"], img)
+                      if "best" in results else None)}
     for name, r in results.items():
-        lines += [f"## {r['title']}", ""] + ([f"![time and memory against interactions]({plot})", ""]
-                                             if name == "epoch" and plot else [])
+        alt, plot = plots.get(name, ("", None))
+        lines += [f"## {r['title']}", ""] + ([f"![{alt}]({plot})", ""] if plot else [])
         lines += [r["text"] + (f" Measured at commit `{r['commit']}`." if r.get("commit") else ""), ""]
         for t in r["tables"]:
             lines += [*markdown_table(t["columns"], t["rows"], t.get("caption")), ""]
