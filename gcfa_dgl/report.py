@@ -220,6 +220,14 @@ def _save(fig, out: Path, stem: str) -> None:
         fig.savefig(out / f"{stem}.{ext}", dpi=110)
 
 
+def headline(s: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows the figures show: each model with its own settings or a tuned preset, no
+    other variant; `label` names a tuned row "<model> (tuned)"."""
+    keep = s[(s["variant"] == "") | s["variant"].str.fullmatch(r"tuned=[^,]+")].copy()
+    keep["label"] = keep["model"].where(keep["variant"] == "", keep["model"] + " (tuned)")
+    return keep
+
+
 def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> None:
     import matplotlib
 
@@ -227,13 +235,14 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
     import matplotlib.pyplot as plt
     import numpy as np
 
-    bars = s[(s["metric"] == bar_metric) & (s["variant"] == "")]
+    s = headline(s)
+    bars = s[s["metric"] == bar_metric]
     if not bars.empty:
-        datasets, models = sorted(bars["dataset"].unique()), sorted(bars["model"].unique())
+        datasets, models = sorted(bars["dataset"].unique()), sorted(bars["label"].unique())
         fig, ax = plt.subplots(figsize=(max(6.5, 1.5 + 1.4 * len(datasets) * max(1, len(models)) / 3), 4))
         width = 0.8 / len(models)
         for i, model in enumerate(models):
-            sub = bars[bars["model"] == model].set_index("dataset")
+            sub = bars[bars["label"] == model].set_index("dataset")
             means = [sub["mean"].get(d, np.nan) for d in datasets]
             stds = [sub["std"].get(d, 0.0) if sub["std"].get(d, 0.0) == sub["std"].get(d, 0.0) else 0.0
                     for d in datasets]
@@ -244,19 +253,19 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
         ax.set_ylim(max(0.0, low - 0.05), min(1.0, np.nanmax(bars["mean"] + bars["std"].fillna(0)) + 0.03))
         ax.set_ylabel(bar_metric)
         ax.set_title(f"{bar_metric} by dataset (mean ± std over seeds)")
-        ax.legend(ncol=min(len(models), 4), fontsize=8)
+        ax.legend(ncol=min(len(models), 4), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         fig.tight_layout()
         _save(fig, out, "fig_auc")
         plt.close(fig)
-    timed = s[(s["metric"] == bar_metric) & (s["variant"] == "") & (s["to_best_seconds"] > 0)]
+    timed = s[(s["metric"] == bar_metric) & (s["to_best_seconds"] > 0)]
     if not timed.empty:
         datasets = sorted(timed["dataset"].unique())
         fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 3.8), squeeze=False)
         for ax, d in zip(axes[0], datasets):
             for _, r in timed[timed["dataset"] == d].iterrows():
                 err = r["std"] if r["std"] == r["std"] else 0.0
-                ax.errorbar(r["to_best_seconds"] / 60, r["mean"], yerr=err, fmt="o", capsize=3, label=r["model"])
-                ax.annotate(r["model"], (r["to_best_seconds"] / 60, r["mean"]), textcoords="offset points",
+                ax.errorbar(r["to_best_seconds"] / 60, r["mean"], yerr=err, fmt="o", capsize=3, label=r["label"])
+                ax.annotate(r["label"], (r["to_best_seconds"] / 60, r["mean"]), textcoords="offset points",
                             xytext=(4, 4), fontsize=8)
             ax.set_xscale("log")
             ax.set(title=f"{d}: quality against time to the kept model", xlabel="minutes to the best epoch (log)",

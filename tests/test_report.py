@@ -95,6 +95,17 @@ def test_a_tuned_run_is_named_by_its_preset_and_kept_apart_from_the_defaults(tmp
     assert "| gcfa (tuned=toy_gcfa) | 2 | **0.1600 ± 0.0141** |" in r.stdout
 
 
+def test_figures_show_default_and_tuned_rows_and_no_other_variant():
+    import pandas as pd
+
+    from gcfa_dgl.report import headline
+
+    s = pd.DataFrame({"model": ["bpr", "bpr", "gcfa", "gcfa"],
+                      "variant": ["", "tuned=toy_bpr", "tuned=toy_gcfa, model.dim=8", "model.dim=8"]})
+    h = headline(s)
+    assert list(h["label"]) == ["bpr", "bpr (tuned)"]
+
+
 def test_ablation_pairs_each_variant_with_the_reference_of_its_seed(tmp_path):
     runs = tmp_path / "runs"
     # reference 0.10 / 0.12 / 0.20 on seeds 0, 1, 2; mean aggregator +10 % and -20 % on seeds 0 and 1
