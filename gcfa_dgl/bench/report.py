@@ -21,6 +21,18 @@ ORDER = ("prep", "prep_capped", "sampler", "train", "best", "evaluate", "epoch",
          "epoch_degree", "epoch_grown", "profile", "parallel")
 
 
+def _save(fig, img: Path, stem: str) -> str:
+    """The figure as PNG and SVG in `img`; its path relative to the page."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    img.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "svg"):
+        fig.savefig(img / f"{stem}.{ext}", dpi=110)
+    plt.close(fig)
+    return f"img/{stem}.png"
+
+
 def scaling_plot(results: list[dict], img: Path) -> str | None:
     """Time and peak RSS against interactions, log-log, one line per `series` of the results."""
     import matplotlib  # slow to import: only where a figure is drawn
@@ -39,12 +51,7 @@ def scaling_plot(results: list[dict], img: Path) -> str | None:
         ax.set(xscale="log", yscale="log", xlabel="interactions (synthetic)", title=title)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    fig.tight_layout()
-    img.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
-        fig.savefig(img / f"bench_scaling.{ext}", dpi=110)
-    plt.close(fig)
-    return "img/bench_scaling.png"
+    return _save(fig, img, "bench_scaling")
 
 
 def best_plot(best: dict, img: Path) -> str | None:
@@ -66,12 +73,7 @@ def best_plot(best: dict, img: Path) -> str | None:
     ax.set(xscale="log", xlabel="seconds to the best validation epoch", ylabel="test NDCG@20",
            title="quality against training time")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    img.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
-        fig.savefig(img / f"bench_best.{ext}", dpi=110)
-    plt.close(fig)
-    return "img/bench_best.png"
+    return _save(fig, img, "bench_best")
 
 
 def render(bench: Path, img: Path) -> str:
