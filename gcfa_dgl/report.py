@@ -215,7 +215,7 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _save(fig, out: Path, stem: str) -> None:
+def save_figure(fig, out: Path, stem: str) -> None:
     for ext in ("png", "svg"):
         fig.savefig(out / f"{stem}.{ext}", dpi=110)
 
@@ -255,7 +255,7 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
         ax.set_title(f"{bar_metric} by dataset (mean ± std over seeds)")
         ax.legend(ncol=min(len(models), 4), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         fig.tight_layout()
-        _save(fig, out, "fig_auc")
+        save_figure(fig, out, "fig_auc")
         plt.close(fig)
     timed = s[(s["metric"] == bar_metric) & (s["to_best_seconds"] > 0)]
     if not timed.empty:
@@ -271,7 +271,7 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
             ax.set(title=f"{d}: quality against time to the kept model", xlabel="minutes to the best epoch (log)",
                    ylabel=bar_metric)
         fig.tight_layout()
-        _save(fig, out, "fig_quality_time")
+        save_figure(fig, out, "fig_quality_time")
         plt.close(fig)
     if not hist.empty:
         datasets = sorted(hist["dataset"].unique())
@@ -283,7 +283,7 @@ def plots(s: pd.DataFrame, hist: pd.DataFrame, out: Path, bar_metric: str) -> No
             ax.set(title=f"training loss: {d}", xlabel="epoch", ylabel="loss (mean over runs)")
             ax.legend(fontsize=8)
         fig.tight_layout()
-        _save(fig, out, "loss_curves")
+        save_figure(fig, out, "loss_curves")
         plt.close(fig)
 
 

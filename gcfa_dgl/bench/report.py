@@ -14,7 +14,7 @@ from pathlib import Path
 
 from data_prep.store import atomic_write_text
 from gcfa_dgl.bench.common import git_commit
-from gcfa_dgl.report import markdown_table
+from gcfa_dgl.report import markdown_table, save_figure
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 ORDER = ("prep", "prep_capped", "sampler", "train", "best", "evaluate", "epoch", "epoch_blocks", "epoch_graph",
@@ -27,8 +27,7 @@ def _save(fig, img: Path, stem: str) -> str:
 
     fig.tight_layout()
     img.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
-        fig.savefig(img / f"{stem}.{ext}", dpi=110)
+    save_figure(fig, img, stem)
     plt.close(fig)
     return f"img/{stem}.png"
 
