@@ -13,8 +13,9 @@ With `--out DIR`: `table.csv` (tidy: one row per run and metric), `table.md`, `a
 variants only, when there are several: means against the reference, then each variant's change
 against the reference run of the same seed), `fig_auc.{png,svg}` (the paper's Figure 3: a grouped bar
 chart of AUC per dataset with std error bars; `--bar-metric` picks another metric),
-`fig_quality_time.{png,svg}` (that metric against the minutes to each model's kept epoch) and
-`loss_curves.{png,svg}`.
+`fig_quality_time.{png,svg}` (that metric against the minutes to each model's kept epoch),
+`loss_curves.{png,svg}` and `activity.md` (`--activity-metric`, full/ndcg@20 by default, per
+user-activity bucket: users with at most 5, 6 to 20 or more than 20 training interactions).
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from gcfa_dgl.config import run_config
+from gcfa_dgl.metrics import BUCKETS
 
 DEFAULT_METRICS = ["full/recall@20", "full/ndcg@20", "full/auc", "sampled/auc", "sampled/ndcg@10",
                    "sampled_n1/auc", "sampled_n1/ndcg@1", "sampled_n1/ndcg@2"]
 REFERENCE_MODEL = "gcfa"
+
+
+def bucket_metric(metric: str, bucket: str) -> str:
+    """The tidy table's name of `metric` (protocol/name) among the users of one activity bucket."""
+    return f"{metric} | train {bucket}"
 
 
 def _settings(run: Path) -> dict[str, str]:
@@ -90,6 +97,10 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
                          "run": str(run), "metric": metric, "value": value,
                          "epoch_seconds": statistics.mean(secs) if secs else float("nan"),
                          "best_epoch": best, "to_best_seconds": to_best})
+        for protocol, by_bucket in m.get("buckets", {}).get(split, {}).items():
+            for bucket, values in by_bucket.items():
+                for name, value in values.items():
+                    rows.append({**rows[-1], "metric": bucket_metric(f"{protocol}/{name}", bucket), "value": value})
     return pd.DataFrame(rows)
 
 
@@ -215,6 +226,33 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
+def activity_markdown(df: pd.DataFrame, metric: str) -> str:
+    """`metric` per user-activity bucket: one column per bucket (with its users), one row per model
+    and variant, mean ± std over seeds, the best mean of each column in bold. Empty without buckets."""
+    protocol = metric.split("/")[0]
+    lines = []
+    for dataset, dd in df.groupby("dataset", sort=True):
+        buckets = [b for b, *_ in BUCKETS if bucket_metric(metric, b) in set(dd["metric"])]
+        if not buckets:
+            continue
+        s = summary(dd, [bucket_metric(metric, b) for b in buckets]).set_index(["model", "variant", "metric"])
+        users = dd[dd["metric"].isin([bucket_metric(f"{protocol}/users", b) for b in buckets])]
+        count = users.groupby("metric")["value"].max()
+        best = s.groupby("metric")["mean"].max()
+        rows = []
+        for model, variant in dict.fromkeys(s.index.droplevel("metric")):
+            cells = []
+            for b in buckets:
+                key = (model, variant, bucket_metric(metric, b))
+                r = s.loc[key] if key in s.index else None
+                cells.append("–" if r is None else _cell(r["mean"], r["std"], int(r["count"]),
+                                                         r["mean"] == best[bucket_metric(metric, b)]))
+            rows.append([f"{model} ({variant})" if variant else model, *cells])
+        cols = [f"{b} ({int(count.get(bucket_metric(f'{protocol}/users', b), 0)):,} users)" for b in buckets]
+        lines += [*markdown_table(["model", *cols], rows, f"**{dataset}**: {metric} by training interactions per user"), ""]
+    return "\n".join(lines)
+
+
 def save_figure(fig, out: Path, stem: str) -> None:
     for ext in ("png", "svg"):
         fig.savefig(out / f"{stem}.{ext}", dpi=110)
@@ -293,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--split", choices=["valid", "test"], default="test")
     p.add_argument("--metrics", nargs="+", default=DEFAULT_METRICS)
     p.add_argument("--bar-metric", default="sampled_n1/auc")
+    p.add_argument("--activity-metric", default="full/ndcg@20")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--csv", type=Path, default=None)
     args = p.parse_args(argv)
@@ -311,6 +350,9 @@ def main(argv: list[str] | None = None) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out / "table.csv", index=False)
         (args.out / "table.md").write_text(text + "\n")
+        activity = activity_markdown(df, args.activity_metric)
+        if activity:
+            (args.out / "activity.md").write_text(activity + "\n")
         gcfa = s[s["model"] == REFERENCE_MODEL]
         if gcfa["variant"].nunique() > 1:
             paired = ablation_paired_markdown(df[df["model"] == REFERENCE_MODEL], args.metrics)

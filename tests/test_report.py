@@ -166,3 +166,18 @@ def test_archived_records_give_the_same_report_and_a_rerun_replaces_its_record(t
     assert sorted(p.name for p in kept.iterdir()) == records
     assert any(json.loads(p.read_text())["test"]["full/ndcg@20"] == 0.3 for p in kept.rglob("metrics.json"))
     assert "no finished run" in run_module("gcfa_dgl.archive", str(tmp_path / "none"), "--to", str(kept)).stderr
+
+
+def test_activity_table_gives_each_bucket_its_users_and_mean_per_model(tmp_path):
+    for name, model, seed, cold, warm in [("a", "gcfa", 0, 0.2, 0.1), ("b", "gcfa", 1, 0.4, 0.1), ("c", "pop", 0, 0.25, 0.05)]:
+        fake_run(tmp_path / "runs", name, model, seed, warm, [5])
+        path = tmp_path / "runs" / name / "metrics.json"
+        m = json.loads(path.read_text())
+        m["buckets"] = {"test": {"full": {"6-20": {"users": 7, "ndcg@20": cold}, ">20": {"users": 90, "ndcg@20": warm}}}}
+        path.write_text(json.dumps(m))
+    r = run_module("gcfa_dgl.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    table = (tmp_path / "out" / "activity.md").read_text().splitlines()
+    assert "| model | 6-20 (7 users) | >20 (90 users) |" in table
+    assert "| gcfa | **0.3000 ± 0.1414** | **0.1000 ± 0.0000** |" in table
+    assert "| pop | 0.2500 | 0.0500 |" in table
