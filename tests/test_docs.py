@@ -1,7 +1,8 @@
 """The commands of the README and docs run as written: every `python -m gcfa_dgl.train` line
 composes and passes every check that runs before data is read, and every `make` line names a
 target that `make -n` can plan. (Training itself runs through the same entry point in the other
-tests, on tiny data.)"""
+tests, on tiny data; the README's evaluate, recommend and report lines run on such a run in
+test_train_entry.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import shlex
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, commands
 from hydra import compose, initialize_config_module
 
 from data_prep.config import CONFIG_PACKAGE
@@ -18,17 +19,6 @@ from gcfa_dgl.config import register_configs, validate
 from gcfa_dgl.factory import layer_fanouts, objective_name
 
 register_configs()
-
-
-def commands(path) -> list[str]:
-    """Each command line of the file's ```bash blocks (continuation lines joined, comments dropped)."""
-    out = []
-    for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = line.split(" #")[0].strip()
-            if line and not line.startswith("#"):
-                out.append(line)
-    return out
 
 
 README = commands(ROOT / "README.md")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_module
+from conftest import ROOT, commands, run_module
 
 from gcfa_dgl.config import register_configs
 
@@ -111,14 +112,27 @@ def metrics_history_of(run: Path) -> list:
     return torch.load(run / "last.pt", weights_only=True)["history"]
 
 
-def test_evaluate_and_recommend_clis(trained, processed, tmp_path):
-    r = run_module("gcfa_dgl.evaluate", f"run_dir={trained}", "split=test")
+def readme_command(module: str, **replace: str) -> list[str]:
+    """The arguments of the README's quick-start line for `module`, with its placeholders replaced."""
+    line = next(c for c in commands(ROOT / "README.md") if c.startswith(f"python -m {module} "))
+    for old, new in replace.items():
+        line = line.replace(old, new)
+    return shlex.split(line)[3:]
+
+
+def test_evaluate_recommend_and_report_clis_as_the_readme_writes_them(trained, processed, tmp_path):
+    run_dir = {"outputs/ml100k/gcfa/<time>": str(trained)}
+    r = run_module("gcfa_dgl.evaluate", *readme_command("gcfa_dgl.evaluate", **run_dir))
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout)
     assert res["sampled/auc"] == pytest.approx(metrics(trained)["test"]["sampled/auc"])
-    r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "user=0", "k=5")
+    r = run_module("gcfa_dgl.recommend", *readme_command("gcfa_dgl.recommend", **run_dir, **{"user=196": "user=0"}))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "title" in r.stdout and len(r.stdout.strip().splitlines()) == 6
+    assert "title" in r.stdout and len(r.stdout.strip().splitlines()) == 11  # header and k=10 videos
+    r = run_module("gcfa_dgl.report", *readme_command("gcfa_dgl.report", **{"multirun/": str(trained.parent),
+                                                                           "reports/mine": str(tmp_path / "mine")}))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| gcfa |" in (tmp_path / "mine" / "table.md").read_text()
     out = tmp_path / "recs.csv"
     r = run_module("gcfa_dgl.recommend", f"run_dir={trained}", "users=all", "k=3", f"out={out}")
     assert r.returncode == 0
