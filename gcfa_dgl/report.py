@@ -228,7 +228,8 @@ def ablation_paired_markdown(df: pd.DataFrame, metrics: list[str]) -> str:
 
 def activity_markdown(df: pd.DataFrame, metric: str) -> str:
     """`metric` per user-activity bucket: one column per bucket (with its users), one row per model
-    and variant, mean ± std over seeds, the best mean of each column in bold. Empty without buckets."""
+    and variant, mean ± std over seeds, the best mean of each column in bold (unless every row ties).
+    Empty without buckets."""
     protocol = metric.split("/")[0]
     lines = []
     for dataset, dd in df.groupby("dataset", sort=True):
@@ -238,7 +239,7 @@ def activity_markdown(df: pd.DataFrame, metric: str) -> str:
         s = summary(dd, [bucket_metric(metric, b) for b in buckets]).set_index(["model", "variant", "metric"])
         users = dd[dd["metric"].isin([bucket_metric(f"{protocol}/users", b) for b in buckets])]
         count = users.groupby("metric")["value"].max()
-        best = s.groupby("metric")["mean"].max()
+        best = s.groupby("metric")["mean"].max().where(s.groupby("metric")["mean"].nunique() > 1)  # no bold in a tie of all
         rows = []
         for model, variant in dict.fromkeys(s.index.droplevel("metric")):
             cells = []
