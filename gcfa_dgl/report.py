@@ -92,15 +92,14 @@ def collect(dirs: list[Path], split: str) -> pd.DataFrame:
         elapsed = t.get("elapsed_seconds") or []
         # wall time to the kept model: to the end of the best epoch, or a closed form's fits
         to_best = elapsed[best - 1] if 0 < best <= len(elapsed) else t.get("fit_seconds") or float("nan")
-        for metric, value in m[split].items():
-            rows.append({"dataset": m["dataset"], "model": m["model"], "variant": variant, "seed": m["seed"],
-                         "run": str(run), "metric": metric, "value": value,
-                         "epoch_seconds": statistics.mean(secs) if secs else float("nan"),
-                         "best_epoch": best, "to_best_seconds": to_best})
+        base = {"dataset": m["dataset"], "model": m["model"], "variant": variant, "seed": m["seed"], "run": str(run),
+                "epoch_seconds": statistics.mean(secs) if secs else float("nan"), "best_epoch": best,
+                "to_best_seconds": to_best}
+        rows += [{**base, "metric": metric, "value": value} for metric, value in m[split].items()]
         for protocol, by_bucket in m.get("buckets", {}).get(split, {}).items():
             for bucket, values in by_bucket.items():
-                for name, value in values.items():
-                    rows.append({**rows[-1], "metric": bucket_metric(f"{protocol}/{name}", bucket), "value": value})
+                rows += [{**base, "metric": bucket_metric(f"{protocol}/{name}", bucket), "value": value}
+                         for name, value in values.items()]
     return pd.DataFrame(rows)
 
 
