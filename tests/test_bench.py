@@ -107,7 +107,7 @@ def test_report_writes_every_section_and_keeps_what_surrounds_it(bench_dir, tmp_
     for name in NAMES:
         r = load(bench_dir, name)
         assert re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?|unknown", r["commit"])
-        assert f"## {r['title']}" in text and f"{r['text']} Measured at commit `{r['commit']}`." in text
+        assert f"## {r['title']}" in text and f"{r['text']} Recorded in `{bench_dir.name}/{name}.json`." in text
     assert re.search(r"Not measured: [^.]*\bsampler\b", text)  # a missing file is said, not hidden
     assert (tmp_path / "img" / "bench_scaling.png").exists() and (tmp_path / "img" / "bench_scaling.svg").exists()
     assert (tmp_path / "img" / "bench_best.png").exists() and "](img/bench_best.png)" in text

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 from data_prep.store import atomic_write_text
-from gcfa_dgl.bench.common import git_commit
 from gcfa_dgl.report import markdown_table, save_figure
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -77,7 +76,7 @@ def best_plot(best: dict, img: Path) -> str | None:
 
 def render(bench: Path, img: Path) -> str:
     results = {n: json.loads((bench / f"{n}.json").read_text()) for n in ORDER if (bench / f"{n}.json").exists()}
-    lines = [BEGIN, "", f"Written by `make bench-report` at commit `{git_commit()}` from the JSON files of `make bench`. "
+    lines = [BEGIN, "", "Written by `make bench-report` from the JSON files of `make bench` (each records the commit it measured). "
              "Absolute times depend on the machine; the ratios and exponents are the figures of merit.", ""]
     plots = {"epoch": ("time and memory against interactions", scaling_plot(list(results.values()), img)),
              "best": ("test NDCG@20 against seconds to the best epoch", best_plot(results["best"], img)
@@ -85,7 +84,7 @@ def render(bench: Path, img: Path) -> str:
     for name, r in results.items():
         alt, plot = plots.get(name, ("", None))
         lines += [f"## {r['title']}", ""] + ([f"![{alt}]({plot})", ""] if plot else [])
-        lines += [r["text"] + (f" Measured at commit `{r['commit']}`." if r.get("commit") else ""), ""]
+        lines += [r["text"] + f" Recorded in `{bench.name}/{name}.json`.", ""]
         for t in r["tables"]:
             lines += [*markdown_table(t["columns"], t["rows"], t.get("caption")), ""]
         lines += [*r.get("notes", []), ""] if r.get("notes") else []
