@@ -103,7 +103,7 @@ sweep: install
 
 # One pytest worker per core; a file's tests stay on one worker (its module fixtures are built once).
 test: install
-	$(PY) -m pytest -n auto --dist loadfile $(ARGS)
+	$(PY) -m pytest -n auto --dist loadfile --durations=15 $(ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(ARGS)
