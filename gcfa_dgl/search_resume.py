@@ -11,6 +11,8 @@ would have: with deterministic runs, it ends with the same trials and the same w
 The Optuna sweeper plugin (hydra-optuna-sweeper 1.3, pinned) has no resume of its own, and Hydra
 accepts sweeper classes only from its `hydra_plugins` package, so `install()` wraps the plugin's
 `sweep` method; the private attributes it touches are checked against the pinned versions here.
+The `ResumableSearch` callback of `conf/hparams_search/common.yaml` installs it as a search starts,
+so runs that are not searches never import Optuna (about 2 s of every start).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hydra.experimental.callback import Callback
 
 from data_prep.store import atomic_write_text
 
@@ -141,3 +144,11 @@ def install() -> None:
     # Hydra's plugin scan executes plugin modules again but skips `_`-prefixed ones such as
     # `_impl`, so this survives the scan that `hydra.main` runs later.
     _impl.OptunaSweeperImpl.sweep = _resumable_sweep(_impl.OptunaSweeperImpl.sweep)
+
+
+class ResumableSearch(Callback):
+    """Hydra callback: makes the Optuna sweeper resumable when a multirun starts, before Hydra
+    builds the sweeper."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        install()

@@ -21,11 +21,9 @@ from data_prep.errors import UserError
 from gcfa_dgl.config import CONFIG_PATH, register_configs
 from gcfa_dgl.distributed import env_rank
 from gcfa_dgl.job import run
-from gcfa_dgl.search_resume import install as resumable_searches
 from gcfa_dgl.trainer import Interrupted
 
 register_configs()
-resumable_searches()
 
 
 def _parallel_jobs() -> int:

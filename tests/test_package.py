@@ -20,3 +20,12 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
     r = subprocess.run([ruff, "check", "."], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+
+def test_the_training_entry_point_starts_without_optuna():
+    """Importing Optuna (and the plotting it pulls in) adds seconds to every start: only a search
+    imports it, through the callback of conf/hparams_search/common.yaml."""
+    code = "import sys, gcfa_dgl.train; print('optuna' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and r.stdout.split()[-1] == "False", r.stdout + r.stderr
