@@ -238,7 +238,8 @@ def activity_markdown(df: pd.DataFrame, metric: str) -> str:
         s = summary(dd, [bucket_metric(metric, b) for b in buckets]).set_index(["model", "variant", "metric"])
         users = dd[dd["metric"].isin([bucket_metric(f"{protocol}/users", b) for b in buckets])]
         count = users.groupby("metric")["value"].max()
-        best = s.groupby("metric")["mean"].max().where(s.groupby("metric")["mean"].nunique() > 1)  # no bold in a tie of all
+        means = s.groupby("metric")["mean"]
+        best = means.max().where(means.nunique() > 1)  # no bold in a tie of all
         rows = []
         for model, variant in dict.fromkeys(s.index.droplevel("metric")):
             cells = []

@@ -142,7 +142,7 @@ def install() -> None:
         raise RuntimeError(f"gcfa_dgl.search_resume was written for optuna 2.10 (found {optuna.__version__}); "
                            "see pyproject.toml for the pinned versions")
     # Hydra's plugin scan executes plugin modules again but skips `_`-prefixed ones such as
-    # `_impl`, so this survives the scan that `hydra.main` runs later.
+    # `_impl`, so this survives any later scan; `ResumableSearch` calls it before the sweeper is built.
     _impl.OptunaSweeperImpl.sweep = _resumable_sweep(_impl.OptunaSweeperImpl.sweep)
 
 

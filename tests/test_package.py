@@ -22,7 +22,6 @@ def test_ruff_clean():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-
 def test_the_training_entry_point_starts_without_optuna():
     """Importing Optuna (and the plotting it pulls in) adds seconds to every start: only a search
     imports it, through the callback of conf/hparams_search/common.yaml."""
