@@ -74,7 +74,7 @@ def test_truncated_or_tampered_checkpoint_is_a_clear_error(tmp_path):
 
 def test_kill_9_mid_training_then_resume_matches_an_uninterrupted_run(tiny_processed, tmp_path):
     run, ref = tmp_path / "killed", tmp_path / "ref"
-    common = [*TINY, f"paths.processed_dir={tiny_processed}", "train.epochs=3"]
+    common = [*TINY, f"paths.processed_dir={tiny_processed}", "train.epochs=2"]
     p = subprocess.Popen([sys.executable, "-m", "gcfa_dgl.train", *common, f"hydra.run.dir={run}"],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -96,7 +96,7 @@ def test_kill_9_mid_training_then_resume_matches_an_uninterrupted_run(tiny_proce
 def test_sigint_mid_epoch_stops_cleanly(tiny_processed, tmp_path):
     run = tmp_path / "interrupted"
     p = subprocess.Popen([sys.executable, "-m", "gcfa_dgl.train", *TINY, f"paths.processed_dir={tiny_processed}",
-                          "sampler.batch_size=16", "train.max_batches=150", f"hydra.run.dir={run}"],
+                          "sampler.batch_size=16", "train.max_batches=60", f"hydra.run.dir={run}"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while not (run / "last.pt").exists() and time.time() < deadline and p.poll() is None:

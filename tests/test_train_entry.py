@@ -86,7 +86,7 @@ def test_sigterm_mid_epoch_exits_cleanly_and_resumes(processed, tmp_path):
     run, ref = tmp_path / "killed", tmp_path / "ref"
     # Small batches, so that a kill lands mid-epoch and a resume meets many fresh samples.
     common = ["experiment=tiny_synthetic", f"paths.processed_dir={processed}", "sampler.batch_size=16",
-              "train.max_batches=150", "train.epochs=2"]
+              "train.max_batches=80", "train.epochs=2"]
     p = subprocess.Popen([sys.executable, "-m", "gcfa_dgl.train", *common, f"hydra.run.dir={run}"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
