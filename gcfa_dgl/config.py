@@ -171,6 +171,7 @@ class NeuMFConfig(ModelConfig):
     name: str = "neumf"
     l2: float = 0.0
     dropout: float = 0.0
+    hidden: list[int] | None = None  # the MLP tower's sizes after its 2·dim input; null: [dim, dim / 2]
 
 
 @dataclass
@@ -343,6 +344,9 @@ def validate(cfg: Any) -> None:
         check(m.attention_dim >= 1, "model.attention_dim", f"must be >= 1 or null (= model.dim), got {m.attention_dim}")
     if "dropout" in m:
         check(0 <= m.dropout < 1, "model.dropout", f"must be in [0, 1), got {m.dropout}")
+    if m.get("hidden") is not None:
+        check(len(m.hidden) >= 1 and all(h >= 1 for h in m.hidden), "model.hidden",
+              f"must be a non-empty list of sizes >= 1 or null, got {list(m.hidden)}")
     if "layers" in m:
         check(m.layers >= 1, "model.layers", f"must be >= 1, got {m.layers}")
     if "eps" in m:

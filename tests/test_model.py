@@ -286,13 +286,18 @@ def test_contrastive_models_initialise_users_and_videos_as_two_tables():
         assert 0.9 * bound < rows.abs().max().item() <= bound
 
 
-def test_neumf_training_scores_equal_its_row_aligned_definition(data):
+@pytest.mark.parametrize("hidden, sizes", [(None, [16, 8, 4]), ([6, 3, 2], [16, 6, 3, 2]), ([5], [16, 5])])
+def test_neumf_training_scores_equal_its_row_aligned_definition(data, hidden, sizes):
     """NeuMF's training step applies its first MLP layer per seed node, not per pair: the scores and
-    the L2 term equal score_pairs and ‖z‖² on the gathered rows."""
+    the L2 term equal score_pairs and ‖z‖² on the gathered rows, for the default tower (2·dim ->
+    dim -> dim / 2) and configured ones."""
     from gcfa_dgl.models.mf import NeuMF
 
     torch.manual_seed(0)
-    model = NeuMF(data.n_users, data.n_videos, dim=8, l2=1e-3, dropout=0.0)
+    model = NeuMF(data.n_users, data.n_videos, dim=8, l2=1e-3, dropout=0.0, hidden=hidden)
+    linears = [model.first, *(m for m in model.rest if isinstance(m, torch.nn.Linear))]
+    assert [linears[0].in_features] + [m.out_features for m in linears] == sizes
+    assert model.out.in_features == 8 + sizes[-1]
     input_nodes, pair, neg, blocks = batch(data, 1)
     pos, negs, reg = model(input_nodes, pair, neg, blocks)
     seeds = blocks[-1].dstdata["_ID"]

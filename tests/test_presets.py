@@ -100,6 +100,18 @@ def test_ccl_is_refused_before_data_for_a_model_that_does_not_score_by_dot_produ
             objective_name(cfg)
 
 
+@pytest.mark.parametrize("hidden, ok", [("[32,16,8]", True), ("null", True), ("[]", False), ("[32,0]", False)])
+def test_neumf_tower_sizes_are_checked_before_data(hidden, ok):
+    from data_prep.config import ConfigError
+
+    cfg = config("model=neumf", f"model.hidden={hidden}")
+    if ok:
+        validate(cfg)
+    else:
+        with pytest.raises(ConfigError, match="model.hidden"):
+            validate(cfg)
+
+
 SEARCHES = sorted(p.stem for p in (CONF / "hparams_search").glob("*.yaml") if p.stem != "common")
 
 
