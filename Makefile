@@ -92,6 +92,7 @@ recbole: install
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m_xsimgcl seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/xsimgcl $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=gcmc sampler=full seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/gcmc $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=graphrec sampler=uniform seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/graphrec $(ARGS)
+	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m tuned=ml100k_graphrec seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/graphrec_tuned $(ARGS)
 	# GCFA twice: the paper's reading, and the winner of its ML-100K search (conf/tuned/ml100k_gcfa.yaml)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m model=gcfa seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/gcfa $(ARGS)
 	$(PY) -m gcfa_dgl.train -m experiment=recbole_ml1m tuned=ml100k_gcfa seed=$(SEEDS) hydra.sweep.dir=multirun/recbole_ml1m/gcfa_tuned $(ARGS)
