@@ -37,13 +37,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def commands(path) -> list[str]:
-    """Each command line of the file's ```bash blocks (continuation lines joined, comments dropped)."""
+    """Each command line of the file's ```bash blocks (continuation lines joined, comments dropped,
+    a block's `NAME="..."` assignments substituted for `$NAME` in its later lines, as a shell would)."""
     out = []
     for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
+        names: dict[str, str] = {}
         for line in block.replace("\\\n", " ").splitlines():
             line = line.split(" #")[0].strip()
-            if line and not line.startswith("#"):
-                out.append(line)
+            if not line or line.startswith("#"):
+                continue
+            if m := re.fullmatch(r'([A-Z_][A-Z0-9_]*)="([^"$]*)"', line):
+                names[m[1]] = m[2]
+                continue
+            for name, value in names.items():
+                line = re.sub(rf"\${name}\b", value, line)
+            out.append(line)
     return out
 
 
