@@ -183,7 +183,11 @@ class ImportanceSampler(BlockSampler):
         """Whole-graph scope: every layer but the last holds the sampled in-neighbours of every
         node, so no layer rebuilds the set of nodes a batch reaches; the last holds those of the
         batch's seeds, over all nodes. All nodes are ordered seeds first (a block's destinations
-        lead its sources). The draws follow the same law, the batch's edges excluded, as the blocks'."""
+        lead its sources). The draws follow the same law, the batch's edges excluded, as the blocks'.
+
+        Where every layer has the same fanout, the step draws every node's neighbours once and all
+        layers share that draw (the last takes the seeds' rows of it): each layer's neighbourhoods
+        keep the law of the blocks, and the step draws for each node once instead of once per layer."""
         if not isinstance(seed_nodes, Mapping):
             seed_nodes = {g.ntypes[0]: seed_nodes}
         order, where = {}, {}
@@ -194,6 +198,10 @@ class ImportanceSampler(BlockSampler):
             order[nt] = torch.cat([s.to(every.dtype), every[rest]])
             where[nt] = torch.empty(len(every), dtype=torch.int64)
             where[nt][order[nt].long()] = torch.arange(len(every))
+        if all(fo == self._fanouts[-1] for fo in self._fanouts[:-1]):
+            inner = self._layer_block(g, order, self._fanouts[-1], exclude_eids)
+            last = _seeds_rows(g, inner, {nt: len(s) for nt, s in seed_nodes.items()})
+            return order, seed_nodes, [inner] * (len(self._fanouts) - 1) + [last]
         blocks = [self._layer_block(g, order, fo, exclude_eids) for fo in self._fanouts[:-1]]
         last = self._layer_block(g, seed_nodes, self._fanouts[-1], exclude_eids)
         blocks.append(_over_all_sources(g, last, order, where))
@@ -418,6 +426,27 @@ def _over_all_sources(g, block: dgl.DGLGraph, order: dict[str, torch.Tensor], wh
     dst_nid = block.dstdata[dgl.NID] if len(block.dsttypes) > 1 else {block.dsttypes[0]: block.dstdata[dgl.NID]}
     for nt in out.dsttypes:
         out.dstnodes[nt].data[dgl.NID] = dst_nid[nt]
+    return out
+
+
+def _seeds_rows(g, inner: dgl.DGLGraph, n_seeds: dict[str, int]) -> dgl.DGLGraph:
+    """The block of `inner` (every node's draws, sources and destinations both in the order that
+    puts the seeds first) cut to the in-edges of its first `n_seeds` destinations per node type,
+    over the same sources: the last layer of a step whose layers share one draw."""
+    data, eids = {}, []
+    for et in g.canonical_etypes:
+        src, dst = inner.edges(etype=et)
+        keep = dst < n_seeds.get(et[2], 0)
+        data[et] = (src[keep], dst[keep])
+        eids.append(inner.edges[et].data[dgl.EID][keep])
+    out = dgl.create_block(data, num_src_nodes={nt: inner.num_src_nodes(nt) for nt in g.ntypes},
+                           num_dst_nodes={nt: n_seeds.get(nt, 0) for nt in g.ntypes}, idtype=g.idtype)
+    copy_edge_features(g, out, eids)
+    src_nid = inner.srcdata[dgl.NID] if len(inner.srctypes) > 1 else {inner.srctypes[0]: inner.srcdata[dgl.NID]}
+    for nt in out.srctypes:
+        out.srcnodes[nt].data[dgl.NID] = src_nid[nt]
+    for nt in out.dsttypes:
+        out.dstnodes[nt].data[dgl.NID] = src_nid[nt][: n_seeds.get(nt, 0)]
     return out
 
 

@@ -159,13 +159,15 @@ def test_lightgcn_propagation_gradient_matches_dense(data):
 @pytest.mark.parametrize("attention, opinion, train, att_dim", [
     (True, True, False, None), (True, False, False, None), (False, True, False, None), (True, True, True, None),
     (True, True, True, 3)])
-def test_opinion_attention_equals_its_per_edge_definition(data, attention, opinion, train, att_dim):
-    """The split first layers (applied per node and per rating level) and g's last layer moved
-    after the weighted sum compute the paper's per-edge concatenations exactly (with the same
-    dropout mask in training), for any width of the attention's hidden layer."""
+def test_opinion_attention_equals_its_per_edge_definition(data, monkeypatch, attention, opinion, train, att_dim):
+    """The split first layers (applied per node and per rating level), g's last layer moved after
+    the weighted sum and the chunked per-edge pass compute the paper's per-edge concatenations
+    exactly, forward and backward (with the same dropout mask in training), for any width of the
+    attention's hidden layer."""
     from dgl.nn.functional import edge_softmax
 
     from data_prep.graph import RATED_BY
+    from gcfa_dgl.models import history
     from gcfa_dgl.models.layers import OpinionAttention
 
     torch.manual_seed(0)
@@ -174,21 +176,35 @@ def test_opinion_attention_equals_its_per_edge_definition(data, attention, opini
         assert layer.att[0].out_features == (att_dim or 8)
     block = batch(data)[3][-1]
     sub = block[RATED_BY]
-    h_src = torch.randn(block.num_src_nodes("video"), 8)
-    h_dst = torch.randn(block.num_dst_nodes("user"), 8)
-    levels = block.edges[RATED_BY].data["rating_level"]
-    table = torch.randn(int(levels.max()) + 1, 8)
-    torch.manual_seed(1)
-    got = layer(block, RATED_BY, h_src, h_dst, levels, table)
     src, dst = sub.edges()
-    torch.manual_seed(1)
-    x = layer.g(torch.cat([h_src[src], table[levels]], 1) if opinion else h_src[src])
+    h_src = torch.randn(block.num_src_nodes("video"), 8, requires_grad=True)
+    h_dst = torch.randn(block.num_dst_nodes("user"), 8, requires_grad=True)
+    levels = block.edges[RATED_BY].data["rating_level"]
+    table = torch.randn(int(levels.max()) + 1, 8, requires_grad=True)
+    # One dropout mask for both computations: the chunked pass takes it in destination order.
+    mask = (torch.rand(len(src), 8) > 0.5).float() * 2
+    rows = iter(mask[sub.adj_tensors("csc")[2].long()].split(1))  # the edges grouped by destination
+    monkeypatch.setattr(history, "CHUNK", 7)  # several chunks even on this small batch
+    monkeypatch.setattr(history, "noise", lambda gen, n, dim, p: torch.cat([next(rows) for _ in range(n)]))
+    got = layer(block, RATED_BY, h_src, h_dst, levels, table)
+    first, drop_and_relu, last = layer.g[0], layer.g[1], layer.g[-1]
+    hidden = drop_and_relu(first(torch.cat([h_src[src], table[levels]], 1) if opinion else h_src[src]))
+    x = last(hidden * mask if train else hidden)
     if attention:
         beta = edge_softmax(sub, layer.att(torch.cat([x, h_dst[dst]], 1)))
     else:
         beta = (1.0 / sub.in_degrees().clamp(min=1).float())[dst].unsqueeze(1)
     want = torch.relu(layer.out(torch.zeros(len(h_dst), 8).index_add_(0, dst, x * beta)))
     assert torch.allclose(got, want, atol=1e-5)
+    weights = torch.randn_like(want)
+    inputs = [h_src, h_dst, *([table] if opinion else []), *layer.parameters()]
+    shift = [layer.att[-1].bias] if attention else []  # moves every logit of a softmax alike: no gradient
+    inputs = [t for t in inputs if all(t is not s for s in shift)]
+    g_got = torch.autograd.grad((got * weights).sum(), inputs, allow_unused=True)
+    g_want = torch.autograd.grad((want * weights).sum(), inputs, allow_unused=True)
+    for t, a, b in zip(inputs, g_got, g_want):
+        assert (a is None) == (b is None)
+        assert a is None or torch.allclose(a, b, atol=1e-5), (t.shape, (a - b).abs().max())
 
 
 def test_propagation_equals_its_per_edge_definition(data):
@@ -375,3 +391,16 @@ def test_dot_baselines_forward_equals_gathered_scores(data, name):
     assert torch.allclose(negs, (zu[nu] * zv[nv]).sum(-1), atol=1e-5)
     want = (eu[u].pow(2).sum() + ev[v].pow(2).sum() + ev[nv].pow(2).sum()) * 1e-3 / 2 / len(pos)
     assert torch.allclose(reg, want, rtol=1e-5)
+
+
+def test_history_chunks_cut_at_destination_boundaries():
+    """Chunks cover every edge once, in order, and never split a destination's edges (its softmax
+    must see all of them); a destination with more edges than a chunk gets one of its own."""
+    from gcfa_dgl.models.history import chunks
+
+    dst = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1, 2, 4, 4, 5])
+    bounds = chunks(dst, 3)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(dst)
+    assert all(a1 == b0 for (_, a1), (b0, _) in zip(bounds, bounds[1:]))
+    assert all(dst[a - 1] != dst[a] for a, _ in bounds[1:])
+    assert (2, 8) in bounds  # destination 1's six edges, alone

@@ -234,6 +234,20 @@ def test_batch_edges_never_inform_their_own_endpoints(mode, fanout, workers, sco
     assert seen == g.num_edges(RATES)
 
 
+def test_whole_graph_scope_with_a_fanout_per_layer_draws_each_layer():
+    """Layers with different fanouts cannot share one draw: the inner layer draws every node's
+    neighbours with its own fanout, the last the seeds' with its own."""
+    g = random_graph(7, n_edges=600)
+    s = ImportanceSampler([2, 4], mode="weighted", scope="graph")
+    s.prepare(g)
+    seeds = {"user": torch.tensor([0, 1, 2]), "video": torch.tensor([5])}
+    _, _, (inner, last) = s.sample(g, seeds)
+    assert inner.num_dst_nodes("user") == g.num_nodes("user") and last.num_dst_nodes("user") == 3
+    in_inner = torch.bincount(inner.edges(etype=RATED_BY)[1])
+    in_last = torch.bincount(last.edges(etype=RATED_BY)[1], minlength=3)
+    assert in_inner.max() <= 2 and in_last.max() <= 4 and in_last.max() > 2
+
+
 def test_topk_ties_do_not_favour_low_ids():
     """Implicit data makes every user-video edge equally tight: top-k must then not keep each
     node's lowest-numbered neighbours, but a spread, the same on every call; with distinct
@@ -483,7 +497,7 @@ def test_topk_blocks_read_the_graphs_current_edge_features(exclude):
 def test_whole_graph_scope_draws_every_node_under_the_same_law():
     """In graph scope the inner layer draws the in-neighbours of every node, not only of those a
     batch reaches, with the law of the blocks (the successive-sampling check of the test above,
-    on the inner layer's draws for nodes that are no seed)."""
+    on the inner layer's draws for nodes that are no seed); the last layer reuses that draw."""
     torch.manual_seed(0)
     t = [0.1, 0.2, 0.3, 0.4]
     copies, k = 6000, 2
@@ -497,6 +511,12 @@ def test_whole_graph_scope_draws_every_node_under_the_same_law():
     assert last.num_dst_nodes("video") == 3 and last.num_src_nodes("video") == copies
     assert torch.equal(inner.dstdata[dgl.NID]["video"][:3], seeds["video"])  # seeds lead every node order
     assert torch.equal(last.srcdata[dgl.NID]["video"], inner.dstdata[dgl.NID]["video"])
+    # one draw per step: the last layer holds the inner layer's draws for the seeds
+    for et in inner.canonical_etypes:
+        src, dst = inner.edges(etype=et)
+        into_seeds = dst < last.num_dst_nodes(et[2])
+        assert torch.equal(last.edges[et].data[dgl.EID], inner.edges[et].data[dgl.EID][into_seeds])
+        assert torch.equal(last.edges(etype=et)[0], src[into_seeds])
     eids, dst = inner.edges[RATES].data[dgl.EID], inner.dstdata[dgl.NID]["video"][inner.edges(etype=RATES)[1]]
     picks: dict[int, list[int]] = {}
     for v, e in zip(dst.tolist(), (eids % len(t)).tolist()):

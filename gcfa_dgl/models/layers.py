@@ -13,6 +13,8 @@ import torch
 from dgl.nn.functional import edge_softmax
 from torch import nn
 
+from gcfa_dgl.models.history import history_attention
+
 
 def mlp(sizes: list[int], dropout: float = 0.0, last_act: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
@@ -47,7 +49,8 @@ class OpinionAttention(nn.Module):
     by blocks and applied before the gather: W [e_s ⊕ e_r] = (W_s e)[src] + (W_r E_r)[level], per
     source node and per rating level instead of per edge (same parameters, about half the work).
     g's last layer W2 is linear too: it is folded into the attention's first layer and applied
-    after the weighted sum, per destination node instead of per edge.
+    after the weighted sum, per destination node instead of per edge. What is left per edge runs
+    in `history_attention`, chunk by chunk.
     """
 
     def __init__(self, dim: int, attention: bool = True, opinion: bool = True, dropout: float = 0.0,
@@ -59,19 +62,6 @@ class OpinionAttention(nn.Module):
             self.att = mlp([2 * dim, attention_dim or dim, 1])
         self.out = nn.Linear(dim, dim)
 
-    def hidden(self, h_src: torch.Tensor, src: torch.Tensor, levels: torch.Tensor | None,
-               opinions: torch.Tensor | None) -> torch.Tensor:
-        """g's hidden layer per edge, r = dropout(relu(W [e_s ⊕ e_r] + b)), so that x = W2 r + b2."""
-        d = h_src.shape[1]
-        first = self.g[0]
-        if self.opinion:
-            w = first.weight
-            pre = (h_src @ w[:, :d].T + first.bias).index_select(0, src) \
-                + (opinions @ w[:, d:].T).index_select(0, levels)
-        else:
-            pre = first(h_src).index_select(0, src)
-        return self.g[1:-1](pre)
-
     def forward(self, block: dgl.DGLGraph, etype, h_src: torch.Tensor, h_dst: torch.Tensor,
                 levels: torch.Tensor | None = None, opinions: torch.Tensor | None = None) -> torch.Tensor:
         """`levels`: the rating level of each edge; `opinions`: the opinion embedding table."""
@@ -79,24 +69,32 @@ class OpinionAttention(nn.Module):
         if sub.num_edges() == 0:
             return torch.relu(self.out(torch.zeros_like(h_dst)))
         d = h_src.shape[1]
-        src, dst = sub.edges()
-        r = self.hidden(h_src, src, levels, opinions)  # x = W2 r + b2, W2 applied below to far fewer rows
-        last = self.g[-1]
-        deg = sub.in_degrees()
-        with sub.local_scope():
-            if self.attention:
-                # logit input W_ax x + W_ad e_dst + b_a = (W_ax W2) r + (W_ad e_dst + b_a + W_ax b2)[dst]
-                a = self.att[0]
-                a_x = a.weight[:, :d]
-                per_dst = h_dst @ a.weight[:, d:].T + a.bias + last.bias @ a_x.T
-                beta = edge_softmax(sub, self.att[1:](r @ (a_x @ last.weight).T + per_dst.index_select(0, dst)))
-            else:
-                beta = (1.0 / deg.clamp(min=1).to(r.dtype))[dst].unsqueeze(1)
-            sub.edata["m"] = r * beta
-            sub.update_all(fn.copy_e("m", "m"), fn.sum("m", "h"))
-            # Σ β x = W2 Σ β r + b2 Σ β, and Σ β is 1 wherever a node has history
-            has = (deg > 0).to(r.dtype).unsqueeze(1)
-            return torch.relu(self.out(sub.dstdata["h"] @ last.weight.T + has * last.bias))
+        first, last = self.g[0], self.g[-1]
+        # g's hidden layer per edge is r = dropout(relu(A[src] + B[level])), and x = W2 r + b2
+        if self.opinion:
+            A = h_src @ first.weight[:, :d].T + first.bias
+            B = opinions @ first.weight[:, d:].T
+        else:
+            A, B = first(h_src), None
+        M = P = w = None
+        if self.attention:
+            # logit input W_ax x + W_ad e_dst + b_a = (W_ax W2) r + (W_ad e_dst + b_a + W_ax b2)[dst]
+            a = self.att[0]
+            a_x = a.weight[:, :d]
+            M = a_x @ last.weight
+            P = h_dst @ a.weight[:, d:].T + a.bias + last.bias @ a_x.T
+            w = self.att[-1].weight[0]
+        drop = [m for m in self.g if isinstance(m, nn.Dropout)]
+        p = drop[0].p if drop and self.training else 0.0
+        gen = torch.Generator().manual_seed(int(torch.randint(2**62, ()))) if p > 0 else None
+        indptr, src, eid = sub.adj_tensors("csc")  # edges grouped by destination
+        deg = indptr[1:] - indptr[:-1]
+        dst = torch.repeat_interleave(torch.arange(len(deg)), deg.long())
+        lvl = levels[eid.long()] if B is not None else None
+        S = history_attention(A, B, M, P, w, src.long(), lvl, dst, len(h_dst), p, gen)
+        # Σ β x = W2 Σ β r + b2 Σ β, and Σ β is 1 wherever a node has history
+        has = (deg > 0).to(S.dtype).unsqueeze(1)
+        return torch.relu(self.out(S @ last.weight.T + has * last.bias))
 
 
 class NeighbourAggregator(nn.Module):
@@ -146,7 +144,8 @@ class Propagation(nn.Module):
 
     Messages are linear in the source embedding; on user-video edges they carry the opinion
     embedding of the rating too (m = W_h e_src + W_r e_r), whose mean is taken through each node's
-    share of every rating level.
+    share of every rating level. W_h is applied before or after the mean, on whichever side of
+    the edge type has fewer nodes.
     """
 
     def __init__(self, dim: int, etypes: list[tuple[str, str, str]], opinion: bool, dropout: float = 0.0):
@@ -170,10 +169,13 @@ class Propagation(nn.Module):
                 continue
             s, name, d = et
             sub = block[et]
+            msg = self.msg[name]
+            # mean(W e_src) = W mean(e_src): W goes to whichever side has fewer nodes
+            first = len(h[s]) <= block.num_dst_nodes(d)
             with sub.local_scope():
-                sub.srcdata["p"] = self.msg[name](h[s])
+                sub.srcdata["p"] = msg(h[s]) if first else h[s]
                 sub.update_all(fn.copy_u("p", "m"), fn.mean("m", "a"))
-                a = sub.dstdata["a"]
+                a = sub.dstdata["a"] if first else msg(sub.dstdata["a"])
                 if self.opinion and name in self.op and opinion_emb is not None:
                     # mean(W_h e_src + W_r e_r) = mean(W_h e_src) + (share of each level) W_r E_r:
                     # the level shares per node replace a (edges x dim) gather of opinions.
