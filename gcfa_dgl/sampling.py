@@ -436,9 +436,9 @@ def _seeds_rows(g, inner: dgl.DGLGraph, n_seeds: dict[str, int]) -> dgl.DGLGraph
     data, eids = {}, []
     for et in g.canonical_etypes:
         src, dst = inner.edges(etype=et)
-        keep = dst < n_seeds.get(et[2], 0)
-        data[et] = (src[keep], dst[keep])
-        eids.append(inner.edges[et].data[dgl.EID][keep])
+        keep = torch.nonzero(dst < n_seeds.get(et[2], 0)).squeeze(1)
+        data[et] = (src.index_select(0, keep), dst.index_select(0, keep))
+        eids.append(inner.edges[et].data[dgl.EID].index_select(0, keep))
     out = dgl.create_block(data, num_src_nodes={nt: inner.num_src_nodes(nt) for nt in g.ntypes},
                            num_dst_nodes={nt: n_seeds.get(nt, 0) for nt in g.ntypes}, idtype=g.idtype)
     copy_edge_features(g, out, eids)

@@ -154,19 +154,21 @@ class GCFA(Recommender):
         raw = self._raw(last.srcdata[dgl.NID])
         top = h if self.layers else {nt: v[: last.num_dst_nodes(nt)] for nt, v in raw.items()}
         z = self.head(last, raw, top)
-        pos = self._score(pair_graph, z)
-        neg = self._score(neg_graph, z)
+        pos, neg = self._score(pair_graph, neg_graph, z)
         need = self.reached(blocks)
         reg = sum(v[need[nt]].pow(2).sum() for nt, v in h0.items()) + sum(
             p.pow(2).sum() for n, p in self.named_parameters() if not n.startswith("emb.")
         )
         return pos, neg, self.l2 / 2 * reg / max(len(pos), 1)
 
-    def _score(self, pair_graph, z):
+    def _score(self, pair_graph, neg_graph, z):
+        """Scores of the positive and the negative pairs; the MLP predictor scores both in one call,
+        so that its first layer runs once per seed rather than per pair."""
         if self.predictor is None:
-            return self.dot_pairs(pair_graph, z["user"], z["video"])
-        u, v = self.pair_index(pair_graph)
-        return self.predictor.index(z["user"], z["video"], u, v)
+            return self.dot_pairs(pair_graph, z["user"], z["video"]), self.dot_pairs(neg_graph, z["user"], z["video"])
+        (pu, pv), (nu, nv) = self.pair_index(pair_graph), self.pair_index(neg_graph)
+        both = self.predictor.index(z["user"], z["video"], torch.cat([pu, nu]), torch.cat([pv, nv]))
+        return both[: len(pu)], both[len(pu) :]
 
     def score_pairs(self, zu, zv):
         return self.predictor(zu, zv) if self.predictor is not None else self.dot(zu, zv)
