@@ -103,17 +103,21 @@ class Recommender(nn.Module):
         within the sampled hops of the seeds. L2 terms "on the batch's parameters" take these
         rows, so both scopes regularise the same embeddings."""
         last = blocks[-1]
-        need = {nt: torch.ones(last.num_dst_nodes(nt), dtype=torch.bool) for nt in last.dsttypes}
+        need = {nt: torch.ones(last.num_dst_nodes(nt), dtype=torch.uint8) for nt in last.dsttypes}
         for b in reversed(blocks):
-            src = {nt: torch.zeros(b.num_src_nodes(nt), dtype=torch.bool) for nt in b.srctypes}
+            src = {nt: torch.zeros(b.num_src_nodes(nt), dtype=torch.uint8) for nt in b.srctypes}
             for nt, m in need.items():
-                src[nt][: len(m)] |= m  # a block's destinations lead its sources
+                src[nt][: len(m)] = m  # a block's destinations lead its sources
             for et in b.canonical_etypes:
                 if b.num_edges(et):
                     s, d = b.edges(etype=et)
-                    src[et[0]][s.long()[need[et[2]][d.long()]]] = True
+                    want = need[et[2]]
+                    if bool(want.all()):
+                        src[et[0]][s.long()] = 1
+                    else:  # an edge marks its source if its destination is needed
+                        src[et[0]].scatter_reduce_(0, s.long(), want[d.long()], "amax")
             need = src
-        return need
+        return {nt: m.bool() for nt, m in need.items()}
 
     @staticmethod
     def pair_index(pair_graph: dgl.DGLGraph) -> tuple[torch.Tensor, torch.Tensor]:

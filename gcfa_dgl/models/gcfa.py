@@ -151,7 +151,9 @@ class GCFA(Recommender):
         for layer in range(self.layers):
             h = self.propagate(layer, blocks[layer - self.layers], h)
         last = blocks[-1]
-        raw = self._raw(last.srcdata[dgl.NID])
+        ids = last.srcdata[dgl.NID]
+        same = ids.keys() == input_nodes.keys() and all(torch.equal(ids[nt], input_nodes[nt]) for nt in ids)
+        raw = h0 if same else self._raw(ids)  # whole-graph steps: the last block reads every node, as the first
         top = h if self.layers else {nt: v[: last.num_dst_nodes(nt)] for nt, v in raw.items()}
         z = self.head(last, raw, top)
         pos, neg = self._score(pair_graph, neg_graph, z)

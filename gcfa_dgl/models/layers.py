@@ -179,9 +179,11 @@ class Propagation(nn.Module):
                 if self.opinion and name in self.op and opinion_emb is not None:
                     # mean(W_h e_src + W_r e_r) = mean(W_h e_src) + (share of each level) W_r E_r:
                     # the level shares per node replace a (edges x dim) gather of opinions.
-                    levels = nn.functional.one_hot(sub.edata["rating_level"], len(opinion_emb))
-                    sub.edata["l"] = levels.to(a.dtype)
-                    sub.update_all(fn.copy_e("l", "l"), fn.mean("l", "share"))
-                    a = a + sub.dstdata["share"] @ self.op[name](opinion_emb)
+                    dst = sub.edges()[1].long()
+                    count = torch.zeros(len(a), len(opinion_emb), dtype=a.dtype)
+                    count.index_put_((dst, sub.edata["rating_level"].long()), torch.ones(len(dst), dtype=a.dtype),
+                                     accumulate=True)
+                    share = count / count.sum(1, keepdim=True).clamp(min=1)
+                    a = a + share @ self.op[name](opinion_emb)
                 out[d] = out[d] + a
         return {nt: self.drop(nn.functional.leaky_relu(v, 0.2)) for nt, v in out.items()}
