@@ -476,28 +476,28 @@ def _assemble(g, src_nid: dict, num_dst: dict, own: dict, extra: dict, local: di
     """
     nids = {}  # every node type's sources: the given ones, then the new ones the extra edges bring
     for nt, old in src_nid.items():
-        local[nt][old] = torch.arange(len(old))
+        local[nt].index_copy_(0, old.long(), torch.arange(len(old)))
         seen = torch.zeros(len(local[nt]), dtype=torch.bool)  # a mask, not a sort, for the new ones
         for et, e in extra.items():
             if et[0] == nt:
-                seen[e[0]] = True
-        seen[old] = False
+                seen.index_fill_(0, e[0].long(), True)
+        seen.index_fill_(0, old.long(), False)
         new = torch.nonzero(seen).squeeze(1)
-        local[nt][new] = torch.arange(len(old), len(old) + len(new))
-        nids[nt] = torch.cat([old, new])
+        local[nt].index_copy_(0, new, torch.arange(len(old), len(old) + len(new)))
+        nids[nt] = torch.cat([old, new.to(old.dtype)])
     empty = torch.zeros(0, dtype=g.idtype)
     data, eids = {}, []
     for et in g.canonical_etypes:
         src, dst, eid = own.get(et, (empty, empty, empty.long()))
         if et in extra:  # sources start with the destinations, so one map serves both
             x_src, x_dst, x_eid = extra[et]
-            src = torch.cat([src, local[et[0]][x_src].to(src.dtype)])
-            dst = torch.cat([dst, local[et[2]][x_dst].to(dst.dtype)])
+            src = torch.cat([src, local[et[0]].index_select(0, x_src.long()).to(src.dtype)])
+            dst = torch.cat([dst, local[et[2]].index_select(0, x_dst.long()).to(dst.dtype)])
             eid = torch.cat([eid, x_eid.to(eid.dtype)])
         data[et] = (src, dst)
         eids.append(eid)
     for nt, v in nids.items():
-        local[nt][v] = -1
+        local[nt].index_fill_(0, v.long(), -1)
     out = dgl.create_block(data, num_src_nodes={nt: len(v) for nt, v in nids.items()},
                            num_dst_nodes=num_dst, idtype=g.idtype)
     copy_edge_features(g, out, eids)

@@ -24,6 +24,12 @@ import torch
 _FREE = 2**31 - 1  # a slot no draw has claimed; -1 marks a taken or excluded edge
 
 
+def _at(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x[idx] for a 1-D `x` and integer `idx` of any shape, by `index_select`: several times
+    faster on CPU than advanced indexing, whose kernel serves every indexing pattern."""
+    return x.index_select(0, idx.reshape(-1)).view(idx.shape)
+
+
 class WeightedDraws:
     """One edge type's in-edges in CSC order with their cumulative weights, for `sample`.
 
@@ -58,64 +64,65 @@ class WeightedDraws:
         replacement with P ∝ weight among the edges of positive weight not in `exclude`.
         A seed with at most k such edges gets all of them."""
         seeds = seeds.long().sort().values  # neighbouring draws then read neighbouring memory
-        lo, hi = self.indptr[seeds], self.indptr[seeds + 1]
-        avail = self.positive_degree[seeds]
+        lo, hi = _at(self.indptr, seeds), _at(self.indptr, seeds + 1)
+        avail = _at(self.positive_degree, seeds)
         ex_pos = torch.zeros(0, dtype=torch.int64)
         if exclude is not None and len(exclude):
-            ex_pos = torch.unique(self.where[exclude.long()].long())
-            ex_pos = ex_pos[self.weight[ex_pos] > 0]
+            ex_pos = torch.unique(_at(self.where, exclude.long()).long())
+            ex_pos = ex_pos[_at(self.weight, ex_pos) > 0]
             # Excluded edges per seed: the seeds are sorted, so their ranges are too, and a position
             # belongs to the last seed starting at or before it, if that seed's range reaches it.
             at = torch.searchsorted(lo, ex_pos, right=True) - 1
-            mine = (at >= 0) & (ex_pos < hi[at.clamp(min=0)])
+            mine = (at >= 0) & (ex_pos < _at(hi, at.clamp(min=0)))
             avail = avail - torch.bincount(at[mine], minlength=len(seeds))
         need = avail.clamp(max=k)
         race = (hi - lo <= 2 * k) | (avail <= k)
         taken: list[torch.Tensor] = [ex_pos]
         picked: list[tuple[torch.Tensor, torch.Tensor]] = []
         try:
-            self.slot[ex_pos] = -1
+            self.slot.index_fill_(0, ex_pos, -1)
             picked.append(self._race(torch.nonzero(race & (need > 0)).squeeze(1), lo, hi, need))
             rows = torch.nonzero(~race & (need > 0)).squeeze(1)
             for _ in range(self.rounds):
                 if not len(rows):
                     break
-                pos, who, got = self._round(rows, lo, hi, need[rows], avail[rows])
+                pos, who, got = self._round(rows, lo, hi, _at(need, rows), _at(avail, rows))
                 taken.append(pos)
-                self.slot[pos] = -1
+                self.slot.index_fill_(0, pos, -1)
                 picked.append((pos, who))
                 need = need.index_add(0, rows, -got)
-                rows = rows[need[rows] > 0]
+                rows = rows[_at(need, rows) > 0]
             picked.append(self._race(rows, lo, hi, need))
         finally:
             for pos in taken:
-                self.slot[pos] = _FREE
+                self.slot.index_fill_(0, pos, _FREE)
         pos = torch.cat([p for p, _ in picked])
-        dst = seeds[torch.cat([w for _, w in picked])]
-        return self.src[pos], dst.to(self.src.dtype), self.eid[pos]
+        dst = _at(seeds, torch.cat([w for _, w in picked]))
+        return _at(self.src, pos), dst.to(self.src.dtype), _at(self.eid, pos)
 
     def _round(self, rows, lo, hi, need, avail):
         """One round of draws for the seeds `rows`: the first `need` new distinct edges of each in
         draw order (fewer if the round's draws repeat), the seed of each, and how many each got."""
         m = need + 4 * need * need // avail + 2  # well above the repeats expected among `need` draws
         row = torch.repeat_interleave(torch.arange(len(rows)), m)
-        a, b = lo[rows], hi[rows]
-        c0 = torch.where(a > 0, self.cum[(a - 1).clamp(min=0)], torch.zeros((), dtype=self.cum.dtype))
-        span = self.cum[b - 1] - c0
-        u = torch.rand(len(row), dtype=torch.float64).mul_(span[row]).add_(c0[row])
+        a, b = _at(lo, rows), _at(hi, rows)
+        c0 = torch.where(a > 0, _at(self.cum, (a - 1).clamp(min=0)), torch.zeros((), dtype=self.cum.dtype))
+        span = _at(self.cum, b - 1) - c0
+        u = torch.rand(len(row), dtype=torch.float64).mul_(_at(span, row)).add_(_at(c0, row))
         pos = torch.searchsorted(self.cum, u, right=True)
-        pos = torch.minimum(torch.maximum(pos, a[row]), b[row] - 1)  # rounding at a range's ends
+        pos = torch.minimum(torch.maximum(pos, _at(a, row)), _at(b, row) - 1)  # rounding at a range's ends
         order = torch.arange(len(pos), dtype=self.slot.dtype)
         self.slot.scatter_reduce_(0, pos, order, "amin", include_self=True)
-        claimed = self.slot[pos]
-        first = (claimed == order) & (self.weight[pos] > 0)  # new and not excluded or taken
-        self.slot[pos] = torch.where(claimed < 0, claimed, _FREE)
+        claimed = _at(self.slot, pos)
+        first = (claimed == order) & (_at(self.weight, pos) > 0)  # new and not excluded or taken
+        # duplicates of a position write the same value
+        self.slot.index_copy_(0, pos, torch.where(claimed < 0, claimed, _FREE))
         count = torch.cumsum(first, 0)
         start = torch.cumsum(m, 0) - m
-        before = torch.where(start > 0, count[(start - 1).clamp(min=0)], torch.zeros((), dtype=count.dtype))
-        keep = torch.nonzero(first & (count - before[row] <= need[row])).squeeze(1)
-        row = row[keep]
-        return pos[keep], rows[row], torch.bincount(row, minlength=len(rows))
+        before = torch.where(start > 0, _at(count, (start - 1).clamp(min=0)), torch.zeros((), dtype=count.dtype))
+        keep = torch.nonzero(first & (count - _at(before, row) <= _at(need, row))).squeeze(1)
+        row = _at(row, keep)
+        return _at(pos, keep), _at(rows, row), torch.bincount(row, minlength=len(rows))
 
     def _race(self, rows, lo, hi, need):
         """For the seeds `rows`: `need` of their edges not yet taken or excluded, by the smallest
@@ -123,16 +130,18 @@ class WeightedDraws:
         edges fill one row of a padded matrix, so the smallest come from one `topk` over rows."""
         if not len(rows):
             return torch.zeros(0, dtype=torch.int64), rows
-        lens = hi[rows] - lo[rows]
+        start = _at(lo, rows)
+        lens = _at(hi, rows) - start
         width = int(lens.max())
         col = torch.arange(width)
-        pos = lo[rows][:, None] + col
+        pos = start[:, None] + col
         ok = col < lens[:, None]
-        pos = torch.where(ok, pos, lo[rows][:, None])  # padding reads a real edge, then is dropped
-        w = self.weight[pos].double()
-        ok &= (w > 0) & (self.slot[pos] != -1)
+        pos = torch.where(ok, pos, start[:, None])  # padding reads a real edge, then is dropped
+        w = _at(self.weight, pos).double()
+        ok &= (w > 0) & (_at(self.slot, pos) != -1)
         key = torch.rand(pos.shape, dtype=torch.float64).log_().neg_().div_(w).masked_fill_(~ok, float("inf"))
-        n = min(int(need[rows].max()), width)
+        need = _at(need, rows)
+        n = min(int(need.max()), width)
         best = torch.topk(key, n, dim=1, largest=False, sorted=True).indices
-        win = torch.nonzero(torch.gather(ok, 1, best) & (torch.arange(n) < need[rows][:, None]), as_tuple=True)
-        return torch.gather(pos, 1, best)[win], rows[win[0]]
+        win = torch.nonzero(torch.gather(ok, 1, best) & (torch.arange(n) < need[:, None]), as_tuple=True)
+        return torch.gather(pos, 1, best)[win], _at(rows, win[0])

@@ -115,7 +115,7 @@ class Recommender(nn.Module):
                     if bool(want.all()):
                         src[et[0]][s.long()] = 1
                     else:  # an edge marks its source if its destination is needed
-                        src[et[0]].scatter_reduce_(0, s.long(), want[d.long()], "amax")
+                        src[et[0]].scatter_reduce_(0, s.long(), want.index_select(0, d.long()), "amax")
             need = src
         return {nt: m.bool() for nt, m in need.items()}
 

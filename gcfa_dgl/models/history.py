@@ -46,8 +46,8 @@ def chunks(dst: torch.Tensor, size: int | None = None) -> list[tuple[int, int]]:
 def _softmax(logit: torch.Tensor, t: torch.Tensor, n: int) -> torch.Tensor:
     """Softmax of `logit` over the edges of each local destination `t` (0 .. n-1)."""
     top = torch.full((n,), float("-inf"), dtype=logit.dtype).scatter_reduce_(0, t, logit, "amax")
-    ex = (logit - top[t]).exp_()
-    return ex / torch.zeros(n, dtype=logit.dtype).index_add_(0, t, ex)[t]
+    ex = (logit - top.index_select(0, t)).exp_()
+    return ex / torch.zeros(n, dtype=logit.dtype).index_add_(0, t, ex).index_select(0, t)
 
 
 def _relu_grad(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -77,7 +77,7 @@ class _History(torch.autograd.Function):
                 first = t[0]
                 bt = _softmax(z @ w, t - first, int(t[-1] - first) + 1)
             else:
-                bt = inv_deg[t]
+                bt = inv_deg.index_select(0, t)
             beta[a:b] = bt
             S.index_add_(0, t, r * bt[:, None])
         ctx.save_for_backward(A, B, M, P, w, src, lvl, dst, R, Z, beta)
@@ -100,7 +100,7 @@ class _History(torch.autograd.Function):
                 first = t[0]
                 local, n = t - first, int(t[-1] - first) + 1
                 dbeta = (g * r).sum(1)
-                dlogit = bt * (dbeta - torch.zeros(n, dtype=bt.dtype).index_add_(0, local, bt * dbeta)[local])
+                dlogit = bt * (dbeta - torch.zeros(n, dtype=bt.dtype).index_add_(0, local, bt * dbeta).index_select(0, local))
                 z = Z[a:b]
                 dw += z.T @ dlogit
                 dz = _relu_grad(torch.outer(dlogit, w), z)

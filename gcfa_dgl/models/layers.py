@@ -90,7 +90,7 @@ class OpinionAttention(nn.Module):
         indptr, src, eid = sub.adj_tensors("csc")  # edges grouped by destination
         deg = indptr[1:] - indptr[:-1]
         dst = torch.repeat_interleave(torch.arange(len(deg)), deg.long())
-        lvl = levels[eid.long()] if B is not None else None
+        lvl = levels.index_select(0, eid.long()) if B is not None else None
         S = history_attention(A, B, M, P, w, src.long(), lvl, dst, len(h_dst), p, gen)
         # Σ β x = W2 Σ β r + b2 Σ β, and Σ β is 1 wherever a node has history
         has = (deg > 0).to(S.dtype).unsqueeze(1)
