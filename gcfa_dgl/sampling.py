@@ -190,18 +190,20 @@ class ImportanceSampler(BlockSampler):
         keep the law of the blocks, and the step draws for each node once instead of once per layer."""
         if not isinstance(seed_nodes, Mapping):
             seed_nodes = {g.ntypes[0]: seed_nodes}
-        order, where = {}, {}
+        order = {}
         for nt, every in self._all_nodes.items():
             s = seed_nodes.get(nt, every[:0])
             rest = torch.ones(len(every), dtype=torch.bool)
             rest[s.long()] = False
             order[nt] = torch.cat([s.to(every.dtype), every[rest]])
-            where[nt] = torch.empty(len(every), dtype=torch.int64)
-            where[nt][order[nt].long()] = torch.arange(len(every))
         if all(fo == self._fanouts[-1] for fo in self._fanouts[:-1]):
             inner = self._layer_block(g, order, self._fanouts[-1], exclude_eids)
             last = _seeds_rows(g, inner, {nt: len(s) for nt, s in seed_nodes.items()})
             return order, seed_nodes, [inner] * (len(self._fanouts) - 1) + [last]
+        where = {}  # each node's position in `order`
+        for nt, o in order.items():
+            where[nt] = torch.empty(len(o), dtype=torch.int64)
+            where[nt][o.long()] = torch.arange(len(o))
         blocks = [self._layer_block(g, order, fo, exclude_eids) for fo in self._fanouts[:-1]]
         last = self._layer_block(g, seed_nodes, self._fanouts[-1], exclude_eids)
         blocks.append(_over_all_sources(g, last, order, where))

@@ -171,11 +171,11 @@ class Propagation(nn.Module):
             sub = block[et]
             msg = self.msg[name]
             # mean(W e_src) = W mean(e_src): W goes to whichever side has fewer nodes
-            first = len(h[s]) <= block.num_dst_nodes(d)
+            before = len(h[s]) <= block.num_dst_nodes(d)
             with sub.local_scope():
-                sub.srcdata["p"] = msg(h[s]) if first else h[s]
+                sub.srcdata["p"] = msg(h[s]) if before else h[s]
                 sub.update_all(fn.copy_u("p", "m"), fn.mean("m", "a"))
-                a = sub.dstdata["a"] if first else msg(sub.dstdata["a"])
+                a = sub.dstdata["a"] if before else msg(sub.dstdata["a"])
                 if self.opinion and name in self.op and opinion_emb is not None:
                     # mean(W_h e_src + W_r e_r) = mean(W_h e_src) + (share of each level) W_r E_r:
                     # the level shares per node replace a (edges x dim) gather of opinions.
