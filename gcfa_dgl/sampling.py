@@ -404,12 +404,19 @@ def _gather(start: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torc
     return torch.arange(len(group)) - first[group] + start[group], group
 
 
+def _nids(block: dgl.DGLGraph, side: str) -> dict[str, torch.Tensor]:
+    """A block's parent node ids on one `side` ("src" or "dst"), per node type, also where it has
+    one type (for which DGL's `srcdata` holds the tensor itself)."""
+    types, data = (block.srctypes, block.srcdata) if side == "src" else (block.dsttypes, block.dstdata)
+    return dict(data[dgl.NID]) if len(types) > 1 else {types[0]: data[dgl.NID]}
+
+
 def _over_all_sources(g, block: dgl.DGLGraph, order: dict[str, torch.Tensor], where: dict[str, torch.Tensor]
                       ) -> dgl.DGLGraph:
     """`block` (destinations leading its sources) with the same destinations and edges, and all
     nodes of `g` as sources in `order` (whose positions `where` gives by node id), so that it reads
     the outputs of a layer computed for every node in that order."""
-    nid = block.srcdata[dgl.NID] if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
+    nid = _nids(block, "src")
     empty = torch.zeros(0, dtype=g.idtype)
     data, eids = {}, []
     for et in g.canonical_etypes:
@@ -425,7 +432,7 @@ def _over_all_sources(g, block: dgl.DGLGraph, order: dict[str, torch.Tensor], wh
     copy_edge_features(g, out, eids)
     for nt in out.srctypes:
         out.srcnodes[nt].data[dgl.NID] = order[nt]
-    dst_nid = block.dstdata[dgl.NID] if len(block.dsttypes) > 1 else {block.dsttypes[0]: block.dstdata[dgl.NID]}
+    dst_nid = _nids(block, "dst")
     for nt in out.dsttypes:
         out.dstnodes[nt].data[dgl.NID] = dst_nid[nt]
     return out
@@ -444,7 +451,7 @@ def _seeds_rows(g, inner: dgl.DGLGraph, n_seeds: dict[str, int]) -> dgl.DGLGraph
     out = dgl.create_block(data, num_src_nodes={nt: inner.num_src_nodes(nt) for nt in g.ntypes},
                            num_dst_nodes={nt: n_seeds.get(nt, 0) for nt in g.ntypes}, idtype=g.idtype)
     copy_edge_features(g, out, eids)
-    src_nid = inner.srcdata[dgl.NID] if len(inner.srctypes) > 1 else {inner.srctypes[0]: inner.srcdata[dgl.NID]}
+    src_nid = _nids(inner, "src")
     for nt in out.srctypes:
         out.srcnodes[nt].data[dgl.NID] = src_nid[nt]
     for nt in out.dsttypes:
@@ -456,7 +463,7 @@ def _extend_block(g, block, block_eids: list[torch.Tensor], extra: dict, local: 
     """`block` (its edges' parent ids in `block_eids`, per edge type of `g`) plus the edges
     `extra[etype] = (src, dst, parent eid)` (global ids; every dst is one of the block's) whose
     sources it may lack; edge features are taken lazily from `g`."""
-    src_nid = dict(block.srcdata[dgl.NID]) if len(block.srctypes) > 1 else {block.srctypes[0]: block.srcdata[dgl.NID]}
+    src_nid = _nids(block, "src")
     own = {et: (*block.edges(etype=et), eid) for et, eid in zip(g.canonical_etypes, block_eids)}
     return _assemble(g, src_nid, {nt: block.num_dst_nodes(nt) for nt in block.dsttypes}, own, extra, local)
 

@@ -43,6 +43,12 @@ def chunks(dst: torch.Tensor, size: int | None = None) -> list[tuple[int, int]]:
     return bounds
 
 
+def _local(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """A chunk's destinations (sorted) renumbered from 0, and how many numbers that takes."""
+    first = t[0]
+    return t - first, int(t[-1] - first) + 1
+
+
 def _softmax(logit: torch.Tensor, t: torch.Tensor, n: int) -> torch.Tensor:
     """Softmax of `logit` over the edges of each local destination `t` (0 .. n-1)."""
     top = torch.full((n,), float("-inf"), dtype=logit.dtype).scatter_reduce_(0, t, logit, "amax")
@@ -74,8 +80,7 @@ class _History(torch.autograd.Function):
             t = dst[a:b]
             if M is not None:
                 z = torch.addmm(P.index_select(0, t), r, M.T, out=Z[a:b]).clamp_min_(0)
-                first = t[0]
-                bt = _softmax(z @ w, t - first, int(t[-1] - first) + 1)
+                bt = _softmax(z @ w, *_local(t))
             else:
                 bt = inv_deg.index_select(0, t)
             beta[a:b] = bt
@@ -97,8 +102,7 @@ class _History(torch.autograd.Function):
             g = dS.index_select(0, t)
             dr = g * bt[:, None]
             if M is not None:
-                first = t[0]
-                local, n = t - first, int(t[-1] - first) + 1
+                local, n = _local(t)
                 dbeta = (g * r).sum(1)
                 dlogit = bt * (dbeta - torch.zeros(n, dtype=bt.dtype).index_add_(0, local, bt * dbeta).index_select(0, local))
                 z = Z[a:b]
